@@ -1,0 +1,21 @@
+//! `GET /capabilities`.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::http::{AnyUser, AppState};
+
+/// What this server lets the user do.
+pub async fn capabilities(State(state): State<AppState>, AnyUser(_requester): AnyUser) -> Json<Value> {
+    let password = state.config.password_config.enabled;
+    Json(json!({
+        "capabilities": {
+            "m.change_password": {"enabled": password},
+            "m.set_displayname": {"enabled": true},
+            "m.set_avatar_url": {"enabled": true},
+            "m.3pid_changes": {"enabled": false},
+            "m.get_login_token": {"enabled": false},
+        }
+    }))
+}

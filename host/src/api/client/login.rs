@@ -1,0 +1,70 @@
+//! `GET/POST /login`, `POST /refresh`, `POST /logout[/all]`.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::http::auth::ClientIp;
+use crate::http::{AnyUser, AppState, MatrixJson};
+use crate::service::login::LoginBody;
+use crate::service::registration::Registered;
+
+/// `GET /login`: the login types this server accepts.
+pub async fn flows(State(state): State<AppState>) -> Json<Value> {
+    let mut flows = Vec::new();
+    if state.config.password_config.enabled {
+        flows.push(json!({"type": "m.login.password"}));
+    }
+    Json(json!({"flows": flows}))
+}
+
+/// `POST /login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    MatrixJson(body): MatrixJson<LoginBody>,
+) -> Result<Json<Value>> {
+    match body.kind.as_str() {
+        "m.login.password" => {
+            let logged_in = state.login_with_password(body, &ip).await?;
+            let registered = Registered { user_id: logged_in.user_id, session: Some(logged_in.session) };
+            Ok(Json(super::register::session_response(&state, &registered)))
+        }
+        other => Err(Error::with_status(
+            axum::http::StatusCode::BAD_REQUEST,
+            crate::error::ErrCode::Unknown,
+            format!("Unknown login type {other}"),
+        )),
+    }
+}
+
+/// `POST /refresh` body.
+#[derive(Debug, Deserialize)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /refresh`.
+pub async fn refresh(State(state): State<AppState>, MatrixJson(body): MatrixJson<RefreshBody>) -> Result<Json<Value>> {
+    let lifetime = state.config.refreshable_access_token_lifetime.0;
+    let session = state.tokens.refresh(&state.storage, &body.refresh_token, lifetime).await?;
+    Ok(Json(json!({
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+        "expires_in_ms": session.expires_in_ms,
+    })))
+}
+
+/// `POST /logout`.
+pub async fn logout(State(state): State<AppState>, AnyUser(requester): AnyUser) -> Result<Json<Value>> {
+    state.logout(&requester).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /logout/all`.
+pub async fn logout_all(State(state): State<AppState>, AnyUser(requester): AnyUser) -> Result<Json<Value>> {
+    state.logout_all(&requester).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,33 @@
+//! `GET /_matrix/client/versions` and `GET /.well-known/matrix/client`.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::http::AppState;
+
+/// Spec versions whose required endpoints all work on this server.
+///
+/// Deliberately empty for now: rooms, events and `/sync` are not served
+/// yet, and a client that sees a version listed is entitled to rely on all
+/// of it. Versions are added as the endpoints they require land.
+pub const SUPPORTED_VERSIONS: &[&str] = &[];
+
+/// `GET /_matrix/client/versions`.
+pub async fn versions(State(_state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "versions": SUPPORTED_VERSIONS,
+        // Experimental features advertise themselves here once enabled.
+        "unstable_features": {},
+    }))
+}
+
+/// `GET /.well-known/matrix/client`: where clients find this server.
+pub async fn well_known(State(state): State<AppState>) -> Result<Json<Value>> {
+    let base_url =
+        state.config.public_baseurl.as_deref().ok_or_else(|| Error::not_found("No public_baseurl is configured"))?;
+    let mut body = state.config.extra_well_known_client_content.clone();
+    body.insert("m.homeserver".into(), json!({"base_url": base_url}));
+    Ok(Json(Value::Object(body)))
+}

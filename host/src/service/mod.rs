@@ -1,0 +1,111 @@
+//! The Matrix rules, between the HTTP handlers and storage.
+//!
+//! [`Services`] is the server's shared state: config, storage handle and the
+//! in-memory parts (token cache, rate limiters, device activity). Each
+//! submodule owns one concern and exposes plain async functions or methods;
+//! none of them knows about HTTP.
+
+pub mod account_data;
+pub mod activity;
+pub mod devices;
+pub mod login;
+pub mod passwords;
+pub mod profile;
+pub mod ratelimit;
+pub mod registration;
+pub mod registration_tokens;
+pub mod shared_secret;
+pub mod tokens;
+pub mod uia;
+pub mod users;
+
+use std::sync::Arc;
+
+use tokio_util::task::TaskTracker;
+use trellis_storage::Storage;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use ratelimit::RateLimiter;
+
+/// The rate limiters the config defines.
+#[derive(Debug)]
+pub struct RateLimiters {
+    /// `rc_login.address`.
+    pub login_address: RateLimiter,
+    /// `rc_login.account`.
+    pub login_account: RateLimiter,
+    /// `rc_login.failed_attempts`.
+    pub login_failed: RateLimiter,
+    /// `rc_registration`.
+    pub registration: RateLimiter,
+}
+
+/// Shared server state, behind an `Arc`.
+#[derive(Debug)]
+pub struct Services {
+    /// The loaded config.
+    pub config: Config,
+    /// The database.
+    pub storage: Storage,
+    /// Token minting and the token cache.
+    pub tokens: tokens::Tokens,
+    /// Password hashing.
+    pub passwords: passwords::Passwords,
+    /// Rate limiters.
+    pub ratelimits: RateLimiters,
+    /// Last-seen tracking for devices.
+    pub activity: activity::DeviceActivity,
+    /// Outstanding shared-secret registration nonces.
+    pub nonces: shared_secret::Nonces,
+    /// Shared registration secret, if configured.
+    pub shared_secret: Option<String>,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Writes handed off so they finish even if the client goes away;
+    /// shutdown waits for them.
+    pub writes: TaskTracker,
+}
+
+impl Services {
+    /// Builds the state around an open database.
+    pub fn new(config: Config, storage: Storage, shared_secret: Option<String>) -> Arc<Self> {
+        let ratelimits = RateLimiters {
+            login_address: RateLimiter::new(config.rc_login.address),
+            login_account: RateLimiter::new(config.rc_login.account),
+            login_failed: RateLimiter::new(config.rc_login.failed_attempts),
+            registration: RateLimiter::new(config.rc_registration),
+        };
+        Arc::new(Self {
+            config,
+            storage,
+            tokens: tokens::Tokens::default(),
+            passwords: passwords::Passwords::default(),
+            ratelimits,
+            activity: activity::DeviceActivity::default(),
+            nonces: shared_secret::Nonces::default(),
+            shared_secret,
+            metrics: Metrics::default(),
+            writes: TaskTracker::new(),
+        })
+    }
+
+    /// The server name.
+    pub fn server_name(&self) -> &str {
+        &self.config.server_name
+    }
+
+    /// Runs a write to completion on its own task, so that a client hanging
+    /// up cannot cancel it half-way (the caller may still be dropped; the
+    /// write is not). Shutdown waits for these tasks.
+    pub async fn finish_write<T, F>(self: &Arc<Self>, write: F) -> crate::error::Result<T>
+    where
+        F: Future<Output = crate::error::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writes
+            .spawn(write)
+            .await
+            .map_err(|err| crate::error::Error::internal(format!("write task failed: {err}")))?
+    }
+}

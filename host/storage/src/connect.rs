@@ -1,0 +1,157 @@
+//! Opening the database: pools, per-connection settings and migrations.
+//!
+//! SQLite allows one writer at a time. Rather than let several pooled
+//! connections fight over the write lock (and answer `SQLITE_BUSY`), writes
+//! go through a pool of exactly one connection while reads use their own
+//! pool; WAL mode lets the readers run beside the writer. PostgreSQL handles
+//! concurrency itself, so both handles share one pool there.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::{StorageResult, migrate};
+
+/// Which database engine a [`Storage`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, embedded, one file.
+    Sqlite,
+    /// PostgreSQL over the network.
+    Postgres,
+}
+
+/// How to reach the database; built by the host from its config.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// Which engine.
+    pub backend: Backend,
+    /// A sqlx connection URL (`sqlite://…?mode=rwc` or `postgres://…`).
+    pub url: String,
+    /// Most connections to hold open (PostgreSQL; SQLite readers).
+    pub max_connections: u32,
+    /// SQLite `synchronous` pragma (`NORMAL` or `FULL`). With WAL, NORMAL
+    /// never loses a committed transaction when the process dies, only on
+    /// an operating-system crash or power loss.
+    pub sqlite_synchronous: String,
+}
+
+/// Numbers about the connection pools, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// Connections open in the pool.
+    pub size: u32,
+    /// Of those, how many are idle.
+    pub idle: u32,
+}
+
+/// A handle on the database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    backend: Backend,
+    /// Pool used for statements that write.
+    pub(crate) write: AnyPool,
+    /// Pool used for read-only statements.
+    pub(crate) read: AnyPool,
+}
+
+impl Storage {
+    /// Connects, applies per-connection settings and brings the schema up to
+    /// date (refusing a database written by a newer, incompatible Trellis).
+    pub async fn open(settings: &DatabaseSettings) -> StorageResult<Self> {
+        sqlx::any::install_default_drivers();
+        let options: AnyConnectOptions = settings.url.parse()?;
+        let storage = match settings.backend {
+            Backend::Sqlite => {
+                let synchronous = match settings.sqlite_synchronous.to_ascii_uppercase().as_str() {
+                    "FULL" => "FULL",
+                    "EXTRA" => "EXTRA",
+                    _ => "NORMAL",
+                };
+                let write = sqlite_pool(options.clone(), 1, synchronous).await?;
+                // The writer runs migrations before any reader exists, so the
+                // readers never see a half-migrated schema.
+                migrate::run(&write, Backend::Sqlite).await?;
+                let read = sqlite_pool(options, settings.max_connections.max(1), synchronous).await?;
+                Self { backend: Backend::Sqlite, write, read }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(settings.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                migrate::run(&pool, Backend::Postgres).await?;
+                Self { backend: Backend::Postgres, write: pool.clone(), read: pool }
+            }
+        };
+        Ok(storage)
+    }
+
+    /// The engine behind this handle.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Waits for checked-out connections to come back, then closes them.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// Pool sizes for the metrics endpoint: (writer, reader).
+    pub fn pool_stats(&self) -> (PoolStats, PoolStats) {
+        let stats =
+            |pool: &AnyPool| PoolStats { size: pool.size(), idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX) };
+        (stats(&self.write), stats(&self.read))
+    }
+}
+
+async fn sqlite_pool(
+    options: AnyConnectOptions,
+    max_connections: u32,
+    synchronous: &'static str,
+) -> StorageResult<AnyPool> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                let pragmas = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA busy_timeout = 10000; PRAGMA synchronous = {synchronous};"
+                );
+                conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// A write transaction; commit it or drop it to roll back.
+pub type WriteTx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Storage {
+    /// Starts a transaction on the writer. Dropping it without `commit`
+    /// rolls everything back, so a cancelled request leaves nothing behind.
+    pub async fn begin(&self) -> StorageResult<WriteTx> {
+        Ok(self.write.begin().await?)
+    }
+}
+
+/// Advances the named stream counter and returns its new position.
+pub async fn next_stream_position(conn: &mut sqlx::AnyConnection, stream: &str) -> StorageResult<i64> {
+    let position: i64 = sqlx::query_scalar(
+        "INSERT INTO stream_positions (stream_name, position) VALUES ($1, 1) \
+         ON CONFLICT (stream_name) DO UPDATE SET position = stream_positions.position + 1 \
+         RETURNING position",
+    )
+    .bind(stream)
+    .fetch_one(conn)
+    .await?;
+    Ok(position)
+}

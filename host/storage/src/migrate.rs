@@ -1,0 +1,184 @@
+//! Schema migrations and the rollback guard.
+//!
+//! Each migration is a numbered SQL file per backend in `migrations/`. The
+//! database remembers two numbers in `schema_version`:
+//! - `version`: the newest migration applied;
+//! - `compat_version`: the oldest *code* schema version that can still use
+//!   the database. A migration that breaks older binaries (say, by dropping a
+//!   column they read) raises it with a `-- compat_version: N` header line.
+//!
+//! A binary whose newest migration is below `compat_version` refuses to start
+//! instead of corrupting data; one that is older than `version` but still
+//! compatible starts and logs that the database is ahead of it. This is the
+//! rule Synapse follows with `SCHEMA_VERSION` and `SCHEMA_COMPAT_VERSION`.
+
+use sqlx::{AnyPool, Row};
+
+use crate::{Backend, StorageError, StorageResult, now_ms};
+
+/// One migration, with its SQL for each backend.
+#[derive(Debug)]
+pub struct Migration {
+    /// Sequence number; migrations apply in ascending order.
+    pub version: i64,
+    /// Short description, recorded in `applied_migrations`.
+    pub name: &'static str,
+    /// SQL for SQLite.
+    pub sqlite: &'static str,
+    /// SQL for PostgreSQL.
+    pub postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $file,
+            sqlite: include_str!(concat!("../../../migrations/sqlite/", $file, ".sql")),
+            postgres: include_str!(concat!("../../../migrations/postgres/", $file, ".sql")),
+        }
+    };
+}
+
+/// Every migration this binary knows, oldest first.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_accounts")];
+
+/// The newest schema version this binary can write.
+pub fn code_schema_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+impl Migration {
+    fn sql(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        }
+    }
+
+    /// The `-- compat_version: N` header of the migration, if it has one.
+    pub fn declared_compat_version(&self, backend: Backend) -> Option<i64> {
+        self.sql(backend)
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("-- compat_version:").and_then(|n| n.trim().parse().ok()))
+    }
+}
+
+/// Versions recorded in a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaState {
+    /// Newest migration applied.
+    pub version: i64,
+    /// Oldest code version that may use the database.
+    pub compat_version: i64,
+}
+
+/// Reads the recorded versions, or `None` for an empty database.
+pub async fn read_state(pool: &AnyPool, backend: Backend) -> StorageResult<Option<SchemaState>> {
+    let probe = match backend {
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'schema_version'"
+        }
+    };
+    let count: i64 = sqlx::query_scalar(probe).fetch_one(pool).await?;
+    if count == 0 {
+        return Ok(None);
+    }
+    let row =
+        sqlx::query("SELECT version, compat_version FROM schema_version WHERE id = 1").fetch_optional(pool).await?;
+    Ok(row.map(|row| SchemaState { version: row.get(0), compat_version: row.get(1) }))
+}
+
+/// Applies every pending migration, each in its own transaction, after
+/// checking that this binary may use the database at all.
+pub async fn run(pool: &AnyPool, backend: Backend) -> StorageResult<()> {
+    let code_version = code_schema_version();
+    let state = read_state(pool, backend).await?;
+    if let Some(state) = state {
+        check_compatible(state, code_version)?;
+        if state.version > code_version {
+            tracing::warn!(
+                database = state.version,
+                binary = code_version,
+                "database schema is newer than this binary but declares it compatible"
+            );
+            return Ok(());
+        }
+    }
+    let applied = state.map_or(0, |s| s.version);
+    for migration in MIGRATIONS.iter().filter(|m| m.version > applied) {
+        apply(pool, backend, migration).await?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+    }
+    Ok(())
+}
+
+/// The rollback guard: refuse a database that needs newer code.
+pub fn check_compatible(state: SchemaState, code_version: i64) -> StorageResult<()> {
+    if state.compat_version > code_version {
+        return Err(StorageError::Schema(format!(
+            "the database was last used by a newer Trellis: its schema (version {}) needs a \
+             Trellis that supports schema version {} or later, but this binary only supports up \
+             to version {code_version}. Upgrade Trellis, or restore a backup taken before the \
+             upgrade.",
+            state.version, state.compat_version
+        )));
+    }
+    Ok(())
+}
+
+async fn apply(pool: &AnyPool, backend: Backend, migration: &Migration) -> StorageResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(migration.sql(backend)).execute(&mut *tx).await?;
+    let compat = migration.declared_compat_version(backend);
+    sqlx::query(
+        "INSERT INTO schema_version (id, version, compat_version) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+         compat_version = CASE WHEN excluded.compat_version > schema_version.compat_version \
+         THEN excluded.compat_version ELSE schema_version.compat_version END",
+    )
+    .bind(migration.version)
+    .bind(compat.unwrap_or(1))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO applied_migrations (version, name, applied_ts) VALUES ($1, $2, $3)")
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_backend_has_every_migration_in_order() {
+        let mut last = 0;
+        for m in MIGRATIONS {
+            assert!(m.version > last, "migrations out of order at {}", m.name);
+            last = m.version;
+            assert!(!m.sqlite.trim().is_empty() && !m.postgres.trim().is_empty());
+            assert_eq!(
+                m.declared_compat_version(Backend::Sqlite),
+                m.declared_compat_version(Backend::Postgres),
+                "{} declares different compat versions per backend",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    fn guard_refuses_newer_incompatible_schema() {
+        let state = SchemaState { version: 9, compat_version: 7 };
+        let err = check_compatible(state, 5).expect_err("must refuse");
+        let text = err.to_string();
+        assert!(text.contains("version 7") && text.contains("up to version 5"), "{text}");
+        assert!(check_compatible(state, 7).is_ok());
+    }
+}
