@@ -1,5 +1,7 @@
 //! Log set-up: `tracing` to stderr with the filter from the config.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call more than once (later
@@ -9,5 +11,7 @@ pub fn init(filter: &str) {
         eprintln!("invalid log filter {filter:?} ({err}); using info");
         EnvFilter::new("info")
     });
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
