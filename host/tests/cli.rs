@@ -109,7 +109,10 @@ fn generate_config_writes_a_loadable_config_and_never_overwrites() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), text, "the file must be untouched");
 
     // Fresh secrets each time.
-    let other = trellis(&["generate-config", "--server-name", "example.org", "--data-dir", "data2", "--output", "b.yaml"], dir.path());
+    let other = trellis(
+        &["generate-config", "--server-name", "example.org", "--data-dir", "data2", "--output", "b.yaml"],
+        dir.path(),
+    );
     assert!(other.status.success());
     let other = trellis::config::parse(&std::fs::read_to_string(dir.path().join("b.yaml")).unwrap()).unwrap();
     assert_ne!(other.config.registration_shared_secret.as_deref(), Some(secret.as_str()));

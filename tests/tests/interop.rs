@@ -56,7 +56,8 @@ async fn matrix_nio_login_whoami_displayname_logout() {
     command.arg(interop_dir().join("nio_scenario.py")).args([&server.base_url, "@niouser:localhost", "nio-pass"]);
     let out = output(command).await;
     assert!(out.status.success(), "nio scenario crashed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)));
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(seen["login"], "LoginResponse", "{seen}");
     assert_eq!(seen["user_id"], "@niouser:localhost");
     assert_eq!(seen["whoami"], "WhoamiResponse", "{seen}");

@@ -151,16 +151,18 @@ impl Services {
             }),
             ..NewAccount::default()
         };
+        // Counted before the account exists, so that a refused request never
+        // leaves an account behind.
+        self.check_registration_rate(client_ip, true)?;
         let registered = self.create_account(account, token.as_deref()).await?;
         self.finish_uia_session(&completed.session_id).await?;
-        self.check_registration_rate(client_ip, true)?;
         Ok(registered)
     }
 
     /// `POST /register?kind=guest`.
     pub async fn register_guest(&self, raw: &Value, client_ip: &str) -> Result<Registered> {
         if !self.config.allow_guest_access {
-            return Err(Error::new(ErrCode::GuestAccessForbidden, "Guest access is disabled"));
+            return Err(Error::forbidden("Guest access is disabled"));
         }
         self.check_registration_rate(client_ip, true)?;
         let object = raw.as_object().ok_or_else(|| Error::bad_json("Body must be a JSON object"))?;

@@ -184,10 +184,14 @@ impl Services {
         session: &mut UiaSessionRow,
     ) -> Result<()> {
         let mut results: Map<String, Value> = serde_json::from_str(&session.results).unwrap_or_default();
+        if kind == stage::PASSWORD {
+            // Hash before taking the writer: on SQLite the transaction
+            // holds the only write connection.
+            self.password_stage(auth, request.user_id).await?;
+        }
         let mut tx = self.storage.begin().await?;
         match kind {
-            stage::DUMMY => {}
-            stage::PASSWORD => self.password_stage(auth, request.user_id).await?,
+            stage::DUMMY | stage::PASSWORD => {}
             stage::REGISTRATION_TOKEN => {
                 let token = auth.get("token").and_then(Value::as_str).ok_or_else(|| Error::missing_param("token"))?;
                 let already = results.get("registration_token").and_then(Value::as_str);

@@ -57,8 +57,15 @@ pub async fn change_password(
     request: Request,
 ) -> Result<Json<Value>> {
     let (body, session) = authenticated_body::<PasswordBody>(&state, &requester.user_id, request).await?;
-    state.change_password(&requester, &body.new_password, body.logout_devices).await?;
-    state.finish_uia_session(&session).await?;
+    // On its own task: the cache invalidation and the session clean-up must
+    // follow the commit even if the client hangs up.
+    let this = state.clone();
+    state
+        .finish_write(async move {
+            this.change_password(&requester, &body.new_password, body.logout_devices).await?;
+            this.finish_uia_session(&session).await
+        })
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -71,8 +78,13 @@ struct DeactivateBody {
 /// `POST /account/deactivate`.
 pub async fn deactivate(State(state): State<AppState>, User(requester): User, request: Request) -> Result<Json<Value>> {
     let (body, session) = authenticated_body::<DeactivateBody>(&state, &requester.user_id, request).await?;
-    state.deactivate(&requester.user_id, body.erase).await?;
-    state.finish_uia_session(&session).await?;
+    let this = state.clone();
+    state
+        .finish_write(async move {
+            this.deactivate(&requester.user_id, body.erase).await?;
+            this.finish_uia_session(&session).await
+        })
+        .await?;
     // No identity server is involved, so there was nothing to unbind.
     Ok(Json(json!({"id_server_unbind_result": "no-support"})))
 }

@@ -62,8 +62,13 @@ pub async fn delete(
     // Check existence first so that a typo is a 404, not a password prompt.
     state.get_device(&requester.user_id, &device_id).await?;
     let (_body, session) = authenticated_body::<Value>(&state, &requester.user_id, request).await?;
-    state.delete_devices(&requester.user_id, &[device_id]).await?;
-    state.finish_uia_session(&session).await?;
+    let this = state.clone();
+    state
+        .finish_write(async move {
+            this.delete_devices(&requester.user_id, &[device_id]).await?;
+            this.finish_uia_session(&session).await
+        })
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -82,7 +87,12 @@ pub async fn delete_many(
     if body.devices.len() > 1000 {
         return Err(Error::invalid_param("At most 1000 devices can be deleted at once"));
     }
-    state.delete_devices(&requester.user_id, &body.devices).await?;
-    state.finish_uia_session(&session).await?;
+    let this = state.clone();
+    state
+        .finish_write(async move {
+            this.delete_devices(&requester.user_id, &body.devices).await?;
+            this.finish_uia_session(&session).await
+        })
+        .await?;
     Ok(Json(json!({})))
 }

@@ -49,7 +49,10 @@ pub struct RefreshBody {
 /// `POST /refresh`.
 pub async fn refresh(State(state): State<AppState>, MatrixJson(body): MatrixJson<RefreshBody>) -> Result<Json<Value>> {
     let lifetime = state.config.refreshable_access_token_lifetime.0;
-    let session = state.tokens.refresh(&state.storage, &body.refresh_token, lifetime).await?;
+    let this = state.clone();
+    let session = state
+        .finish_write(async move { this.tokens.refresh(&this.storage, &body.refresh_token, lifetime).await })
+        .await?;
     Ok(Json(json!({
         "access_token": session.access_token,
         "refresh_token": session.refresh_token,
@@ -59,12 +62,14 @@ pub async fn refresh(State(state): State<AppState>, MatrixJson(body): MatrixJson
 
 /// `POST /logout`.
 pub async fn logout(State(state): State<AppState>, AnyUser(requester): AnyUser) -> Result<Json<Value>> {
-    state.logout(&requester).await?;
+    let this = state.clone();
+    state.finish_write(async move { this.logout(&requester).await }).await?;
     Ok(Json(json!({})))
 }
 
 /// `POST /logout/all`.
 pub async fn logout_all(State(state): State<AppState>, AnyUser(requester): AnyUser) -> Result<Json<Value>> {
-    state.logout_all(&requester).await?;
+    let this = state.clone();
+    state.finish_write(async move { this.logout_all(&requester).await }).await?;
     Ok(Json(json!({})))
 }
