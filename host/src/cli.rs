@@ -118,6 +118,13 @@ fn load_config(path: &Path) -> anyhow::Result<config::Config> {
     for key in &loaded.ignored_keys {
         tracing::info!(key = %key, "config key not used by Trellis; ignored");
     }
+    for (i, listener) in loaded.config.listeners.iter().enumerate() {
+        for name in listener.resources.iter().flat_map(|r| &r.names) {
+            if config::FOREIGN_RESOURCES.contains(&name.as_str()) {
+                tracing::info!(listener = i, resource = %name, "listener resource not served by Trellis; ignored");
+            }
+        }
+    }
     Ok(loaded.config)
 }
 
@@ -165,9 +172,7 @@ async fn wait_for_signal() {
 
 async fn register_user(config_path: &Path, user: &str, password: &str, admin: bool) -> anyhow::Result<()> {
     let config = load_config(config_path)?;
-    let shared_secret = config.shared_secret()?;
-    let storage = trellis_storage::Storage::open(&config.database.settings()).await?;
-    let services = crate::service::Services::new(config, storage, shared_secret);
+    let services = crate::server::build_services(config).await?;
     let localpart = user.to_lowercase();
     let account = NewAccount {
         localpart: localpart.clone(),

@@ -54,6 +54,12 @@ pub enum ErrCode {
     WeakPassword,
     /// `M_UNAUTHORIZED`
     Unauthorized,
+    /// `M_UNSUPPORTED_ROOM_VERSION`
+    UnsupportedRoomVersion,
+    /// `M_ROOM_IN_USE`
+    RoomInUse,
+    /// `M_INVALID_ROOM_STATE`
+    InvalidRoomState,
 }
 
 impl ErrCode {
@@ -80,6 +86,9 @@ impl ErrCode {
             Self::GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
             Self::WeakPassword => "M_WEAK_PASSWORD",
             Self::Unauthorized => "M_UNAUTHORIZED",
+            Self::UnsupportedRoomVersion => "M_UNSUPPORTED_ROOM_VERSION",
+            Self::RoomInUse => "M_ROOM_IN_USE",
+            Self::InvalidRoomState => "M_INVALID_ROOM_STATE",
         }
     }
 
@@ -99,7 +108,10 @@ impl ErrCode {
             | Self::Exclusive
             | Self::MissingParam
             | Self::InvalidParam
-            | Self::WeakPassword => StatusCode::BAD_REQUEST,
+            | Self::WeakPassword
+            | Self::UnsupportedRoomVersion
+            | Self::RoomInUse
+            | Self::InvalidRoomState => StatusCode::BAD_REQUEST,
         }
     }
 }

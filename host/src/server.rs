@@ -92,17 +92,12 @@ impl RunningServer {
 
 /// Opens the database, binds every listener and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
-    if let Some(path) = &config.signing_key_path {
-        crate::signing_key::load_or_generate(path)?;
-    }
     if let Some(path) = config.database.sqlite_path()
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let shared_secret = config.shared_secret()?;
-    let storage = Storage::open(&config.database.settings()).await.context("cannot open the database")?;
-    let services = Services::new(config, storage, shared_secret);
+    let services = build_services(config).await?;
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::new();
@@ -110,9 +105,26 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         let app = router::build(&services, listener);
         for address in &listener.bind_addresses {
             let ip: std::net::IpAddr = address.parse().with_context(|| format!("bad bind address {address}"))?;
-            let socket = tokio::net::TcpListener::bind((ip, listener.port))
-                .await
-                .with_context(|| format!("cannot listen on {address}:{}", listener.port))?;
+            let socket = match tokio::net::TcpListener::bind((ip, listener.port)).await {
+                Ok(socket) => socket,
+                // Synapse's default binds both `::` and `0.0.0.0`; on Linux
+                // `::` already accepts IPv4, so the second bind fails. Skip it
+                // as Synapse does.
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::AddrInUse
+                        && ip.is_unspecified()
+                        && ip.is_ipv4()
+                        && listener.bind_addresses.iter().any(|a| a == "::") =>
+                {
+                    tracing::info!(%address, "already listening on :: (which includes IPv4); skipping");
+                    continue;
+                }
+                Err(err) => {
+                    return Err(
+                        anyhow::Error::new(err).context(format!("cannot listen on {address}:{}", listener.port))
+                    );
+                }
+            };
             let bound = socket.local_addr()?;
             tracing::info!(address = %bound, kind = ?listener.kind, "listening");
             listeners.push(BoundListener {
@@ -136,6 +148,24 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 
 /// Periodic work; the tasks end when `stop` is cancelled, and shutdown
 /// waits for them before closing the database.
+/// Opens the database and builds the shared state (also used by CLI
+/// commands that work on the database directly).
+pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
+    let key = match &config.signing_key_path {
+        Some(path) => crate::signing_key::load_or_generate(path)?,
+        None => {
+            tracing::warn!("no signing_key_path configured: using a temporary signing key for this run");
+            crate::signing_key::ephemeral()
+        }
+    };
+    let key = trellis_events::ServerKey::from_seed(&key.seed, &key.key_id).map_err(anyhow::Error::msg)?;
+    let shared_secret = config.shared_secret()?;
+    let storage = Storage::open(&config.database.settings()).await.context("cannot open the database")?;
+    let position = storage.max_stream_ordering().await?;
+    let rooms = crate::service::rooms::Rooms::new(key, position);
+    Ok(Services::new(config, storage, shared_secret, rooms))
+}
+
 fn spawn_background(services: &Arc<Services>, stop: &CancellationToken, tasks: &mut JoinSet<()>) {
     let flusher = services.clone();
     let stop_flush = stop.clone();

@@ -57,6 +57,13 @@ pub fn load(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(SigningKey { key_id: (*key_id).to_owned(), seed })
 }
 
+/// A random key that lives only in memory.
+pub fn ephemeral() -> SigningKey {
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    SigningKey { key_id: "a_temp".to_owned(), seed }
+}
+
 /// Loads the key, creating the file first if it does not exist.
 pub fn load_or_generate(path: &Path) -> anyhow::Result<SigningKey> {
     if path.exists() {

@@ -91,3 +91,55 @@ pub fn assert_error(result: &(u16, Value), status: u16, errcode: &str) {
     assert_eq!(result.1["errcode"], errcode, "unexpected errcode; body: {}", result.1);
     assert!(result.1["error"].is_string(), "error message missing: {}", result.1);
 }
+
+/// Room helpers used by many tests.
+impl Client {
+    /// Creates a room with the given body and returns its id.
+    pub async fn create_room(&self, body: Value) -> String {
+        let (status, response) = self.post("/_matrix/client/v3/createRoom", &body).await;
+        assert_eq!(status, 200, "createRoom failed: {response}");
+        response["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    /// Sends a text message and returns the event id.
+    pub async fn send_text(&self, room_id: &str, body: &str) -> String {
+        let txn = format!("t{}", rand_txn());
+        let (status, response) = self
+            .put(
+                &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(room_id)),
+                &serde_json::json!({"msgtype": "m.text", "body": body}),
+            )
+            .await;
+        assert_eq!(status, 200, "send failed: {response}");
+        response["event_id"].as_str().expect("event_id").to_owned()
+    }
+
+    /// Joins a room by id or alias.
+    pub async fn join(&self, room: &str) -> (u16, Value) {
+        self.post(&format!("/_matrix/client/v3/join/{}", encode(room)), &serde_json::json!({})).await
+    }
+
+    /// The user id behind the token.
+    pub async fn user_id(&self) -> String {
+        let (_, whoami) = self.get("/_matrix/client/v3/account/whoami").await;
+        whoami["user_id"].as_str().expect("user_id").to_owned()
+    }
+}
+
+/// Percent-encodes a path segment (room ids and aliases contain `!`, `#`, `:`).
+pub fn encode(segment: &str) -> String {
+    let mut out = String::new();
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn rand_txn() -> u64 {
+    use rand::Rng as _;
+    rand::thread_rng().r#gen()
+}

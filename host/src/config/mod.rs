@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 pub use database::{DatabaseConfig, DatabaseEngine};
 pub use duration::DurationMs;
-pub use listeners::{ListenerConfig, ListenerType, ResourceConfig};
+pub use listeners::{FOREIGN_RESOURCES, ListenerConfig, ListenerType, ResourceConfig};
 pub use ratelimit::{RateLimitConfig, RcLoginConfig};
 
 /// The whole server configuration.

@@ -71,6 +71,28 @@ where
     }
 }
 
+/// An optional JSON body: `None` when the request has no body at all
+/// (endpoints such as `/leave` take an optional `reason`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        let value = parse_object(&bytes)?;
+        from_value(value).map(|v| Self(Some(v)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

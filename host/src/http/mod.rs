@@ -7,7 +7,7 @@ pub mod json;
 pub mod middleware;
 
 pub use auth::{AdminUser, AnyUser, User};
-pub use json::MatrixJson;
+pub use json::{MatrixJson, OptionalJson};
 
 /// The router's state: the shared services.
 pub type AppState = std::sync::Arc<crate::service::Services>;

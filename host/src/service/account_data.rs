@@ -50,6 +50,8 @@ impl Services {
         }
         let mut tx = self.storage.begin().await?;
         trellis_storage::account_data::put(&mut tx, target, None, data_type, &content.to_string()).await?;
-        tx.commit().await.map_err(Error::internal)
+        tx.commit().await.map_err(Error::internal)?;
+        self.rooms.poke();
+        Ok(())
     }
 }

@@ -8,13 +8,16 @@
 pub mod account_data;
 pub mod activity;
 pub mod devices;
+pub mod filter;
 pub mod login;
 pub mod passwords;
 pub mod profile;
 pub mod ratelimit;
 pub mod registration;
 pub mod registration_tokens;
+pub mod rooms;
 pub mod shared_secret;
+pub mod sync;
 pub mod tokens;
 pub mod uia;
 pub mod users;
@@ -65,11 +68,13 @@ pub struct Services {
     /// Writes handed off so they finish even if the client goes away;
     /// shutdown waits for them.
     pub writes: TaskTracker,
+    /// Room locks, cached room state and the sync notifier.
+    pub rooms: rooms::Rooms,
 }
 
 impl Services {
     /// Builds the state around an open database.
-    pub fn new(config: Config, storage: Storage, shared_secret: Option<String>) -> Arc<Self> {
+    pub fn new(config: Config, storage: Storage, shared_secret: Option<String>, rooms: rooms::Rooms) -> Arc<Self> {
         let ratelimits = RateLimiters {
             login_address: RateLimiter::new(config.rc_login.address),
             login_account: RateLimiter::new(config.rc_login.account),
@@ -87,6 +92,7 @@ impl Services {
             shared_secret,
             metrics: Metrics::default(),
             writes: TaskTracker::new(),
+            rooms,
         })
     }
 

@@ -50,3 +50,27 @@ impl Storage {
         .await?)
     }
 }
+
+impl Storage {
+    /// Account data of a user changed after `since` (all with 0), as
+    /// (room id or "", type, JSON content).
+    pub async fn account_data_since(&self, user_id: &str, since: i64) -> StorageResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT room_id, data_type, content FROM account_data WHERE user_id = $1 AND stream_id > $2 ORDER BY stream_id",
+        )
+        .bind(user_id)
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        use sqlx::Row as _;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).collect()
+    }
+
+    /// The newest account-data position.
+    pub async fn max_account_data_position(&self) -> StorageResult<i64> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(stream_id) FROM account_data")
+            .fetch_one(&self.read)
+            .await?
+            .unwrap_or(0))
+    }
+}

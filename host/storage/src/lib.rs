@@ -12,8 +12,12 @@ pub mod migrate;
 
 pub mod account_data;
 pub mod devices;
+pub mod events;
+pub mod filters;
 pub mod profiles;
 pub mod registration_tokens;
+pub mod rooms;
+pub mod state;
 pub mod tokens;
 pub mod uia;
 pub mod users;

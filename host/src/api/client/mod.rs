@@ -6,13 +6,17 @@ mod account;
 mod account_data;
 mod capabilities;
 mod devices;
+mod directory;
+mod events;
 mod login;
 mod profile;
 pub(crate) mod register;
+mod rooms;
+mod sync;
 mod versions;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::http::AppState;
 
@@ -45,6 +49,36 @@ pub fn routes() -> Router<AppState> {
         ("/profile/{user_id}", get(profile::get_profile)),
         ("/profile/{user_id}/{field}", get(profile::get_field).put(profile::set_field).delete(profile::delete_field)),
         ("/user/{user_id}/account_data/{data_type}", get(account_data::get).put(account_data::put)),
+        ("/createRoom", post(rooms::create_room)),
+        ("/join/{room}", post(rooms::join)),
+        ("/knock/{room}", post(rooms::knock)),
+        ("/rooms/{room_id}/join", post(rooms::join_by_id)),
+        ("/rooms/{room_id}/leave", post(rooms::leave)),
+        ("/rooms/{room_id}/forget", post(rooms::forget)),
+        ("/rooms/{room_id}/invite", post(rooms::invite)),
+        ("/rooms/{room_id}/kick", post(rooms::kick)),
+        ("/rooms/{room_id}/ban", post(rooms::ban)),
+        ("/rooms/{room_id}/unban", post(rooms::unban)),
+        ("/joined_rooms", get(rooms::joined_rooms)),
+        ("/rooms/{room_id}/joined_members", get(rooms::joined_members)),
+        ("/rooms/{room_id}/members", get(rooms::members)),
+        ("/rooms/{room_id}/send/{event_type}/{txn_id}", put(events::send)),
+        ("/rooms/{room_id}/state", get(events::get_state)),
+        ("/rooms/{room_id}/state/{event_type}", get(events::get_state_event).put(events::put_state)),
+        // An empty state key leaves a trailing slash, which clients send.
+        ("/rooms/{room_id}/state/{event_type}/", get(events::get_state_event).put(events::put_state)),
+        ("/rooms/{room_id}/state/{event_type}/{state_key}", get(events::get_state_event).put(events::put_state)),
+        ("/rooms/{room_id}/redact/{event_id}/{txn_id}", put(events::redact)),
+        ("/rooms/{room_id}/event/{event_id}", get(events::get_event)),
+        ("/rooms/{room_id}/messages", get(events::messages)),
+        ("/rooms/{room_id}/aliases", get(directory::room_aliases)),
+        (
+            "/directory/room/{alias}",
+            get(directory::get_alias).put(directory::put_alias).delete(directory::delete_alias),
+        ),
+        ("/sync", get(sync::sync)),
+        ("/user/{user_id}/filter", post(sync::create_filter)),
+        ("/user/{user_id}/filter/{filter_id}", get(sync::get_filter)),
     ];
     for (path, route) in routes {
         router = both(router, path, route);

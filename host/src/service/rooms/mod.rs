@@ -1,0 +1,59 @@
+//! Rooms: creating them, changing membership, sending events, and reading
+//! the timeline and state back with history visibility applied.
+//!
+//! All writes to a room go through [`writer`], which holds the room's lock
+//! (one writer per room, so the DAG stays linear for local events), keeps
+//! the room's current state in memory for the auth checks, and persists
+//! each event with its state group in one transaction.
+
+pub mod aliases;
+pub mod create;
+pub mod membership;
+pub mod power_levels;
+pub mod read;
+pub mod send;
+pub mod visibility;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+use trellis_events::ServerKey;
+
+pub use writer::RoomState;
+
+/// In-memory room machinery shared by the room services.
+#[derive(Debug)]
+pub struct Rooms {
+    /// The server's signing key.
+    pub key: ServerKey,
+    /// One lock (and cached state) per room.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RoomState>>>>>,
+    /// The newest persisted stream position; `/sync` waits on changes.
+    pub notifier: watch::Sender<i64>,
+}
+
+impl Rooms {
+    /// The room machinery, with the stream position found at start-up.
+    pub fn new(key: ServerKey, position: i64) -> Self {
+        Self { key, locks: Mutex::new(HashMap::new()), notifier: watch::channel(position).0 }
+    }
+
+    /// The lock of a room (created on first use).
+    pub(crate) fn lock_of(&self, room_id: &str) -> Arc<tokio::sync::Mutex<Option<RoomState>>> {
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(room_id.to_owned()).or_default().clone()
+    }
+
+    /// Tells waiting `/sync` requests that something new was persisted.
+    pub fn notify(&self, position: i64) {
+        self.notifier.send_modify(|current| *current = (*current).max(position));
+    }
+
+    /// Wakes waiting `/sync` requests without a new event position (for
+    /// streams such as account data).
+    pub fn poke(&self) {
+        self.notifier.send_modify(|_| {});
+    }
+}

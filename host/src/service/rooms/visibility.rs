@@ -1,0 +1,85 @@
+//! History visibility: which events a user may read.
+//!
+//! The rules of the client-server spec ("History visibility"), evaluated
+//! with the room state after each event: `world_readable` events are
+//! visible to anyone; an event is visible to a user who was joined when it
+//! was sent; `shared` history is visible to current members; `invited`
+//! history also to users who were invited at the time; `joined` history
+//! only while joined. A user always sees their own membership events.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use trellis_storage::events::EventRow;
+
+use crate::error::{Error, Result};
+use crate::service::Services;
+
+/// The decision for one event.
+pub fn may_see(visibility: &str, membership_then: Option<&str>, membership_now: Option<&str>) -> bool {
+    match visibility {
+        "world_readable" => true,
+        _ if membership_then == Some("join") => true,
+        "shared" => membership_now == Some("join"),
+        "invited" => membership_then == Some("invite"),
+        _ => false,
+    }
+}
+
+impl Services {
+    /// Keeps the events `user_id` may see, in the given order.
+    pub async fn filter_visible(&self, user_id: &str, room_id: &str, events: Vec<EventRow>) -> Result<Vec<EventRow>> {
+        let now = self.storage.membership(room_id, user_id).await?.map(|m| m.membership);
+        let mut decisions: HashMap<i64, (String, Option<String>)> = HashMap::new();
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            if event.event_type == "m.room.member" && event.state_key.as_deref() == Some(user_id) {
+                out.push(event);
+                continue;
+            }
+            let Some(group) = event.state_group else { continue };
+            if let std::collections::hash_map::Entry::Vacant(e) = decisions.entry(group) {
+                let found = self
+                    .storage
+                    .state_group_lookup(group, &[("m.room.history_visibility", ""), ("m.room.member", user_id)])
+                    .await?;
+                let mut visibility = "shared".to_owned();
+                let mut membership = None;
+                let ids: Vec<String> = found.values().cloned().collect();
+                for row in self.storage.events_by_id(&ids).await? {
+                    let json: Value = serde_json::from_str(&row.json).map_err(Error::internal)?;
+                    let content = &json["content"];
+                    if row.event_type == "m.room.history_visibility" {
+                        if let Some(v) = content.get("history_visibility").and_then(Value::as_str) {
+                            v.clone_into(&mut visibility);
+                        }
+                    } else {
+                        membership = content.get("membership").and_then(Value::as_str).map(str::to_owned);
+                    }
+                }
+                e.insert((visibility, membership));
+            }
+            let (visibility, then) = &decisions[&group];
+            if may_see(visibility, then.as_deref(), now.as_deref()) {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_see;
+
+    #[test]
+    fn rules() {
+        assert!(may_see("world_readable", None, None));
+        assert!(may_see("joined", Some("join"), Some("leave")));
+        assert!(!may_see("joined", Some("invite"), Some("join")));
+        assert!(may_see("shared", None, Some("join")));
+        assert!(!may_see("shared", None, Some("leave")));
+        assert!(may_see("invited", Some("invite"), Some("join")));
+        assert!(!may_see("invited", None, Some("join")));
+    }
+}

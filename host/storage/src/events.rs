@@ -1,0 +1,379 @@
+//! The `events` table and the DAG around it: edges, auth edges, forward
+//! extremities, transaction ids, and the per-user membership index.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Connection, Storage, StorageResult, next_stream_position, now_ms, state};
+
+/// Stream name for event positions.
+pub const STREAM: &str = "events";
+
+/// What is written for one new, fully-known event.
+#[derive(Debug, Clone)]
+pub struct PersistEvent<'a> {
+    /// Event id.
+    pub event_id: &'a str,
+    /// Room.
+    pub room_id: &'a str,
+    /// Type.
+    pub event_type: &'a str,
+    /// State key, for state events.
+    pub state_key: Option<&'a str>,
+    /// Sender.
+    pub sender: &'a str,
+    /// Topological depth.
+    pub depth: i64,
+    /// Timestamp.
+    pub origin_server_ts: i64,
+    /// Canonical JSON of the PDU.
+    pub json: &'a str,
+    /// Prev events (DAG edges).
+    pub prev_events: &'a [String],
+    /// Auth events.
+    pub auth_events: &'a [String],
+    /// State group of the state after this event.
+    pub state_group: i64,
+    /// For member events: the target's new membership.
+    pub membership: Option<&'a str>,
+    /// `m.relates_to.event_id` and `rel_type`, if any.
+    pub relation: Option<(&'a str, &'a str)>,
+    /// The client transaction that sent it: (user, device, txn id).
+    pub txn: Option<(&'a str, &'a str, &'a str)>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Arrival order.
+    pub stream_ordering: i64,
+    /// Event id.
+    pub event_id: String,
+    /// Room.
+    pub room_id: String,
+    /// Type.
+    pub event_type: String,
+    /// State key.
+    pub state_key: Option<String>,
+    /// Sender.
+    pub sender: String,
+    /// Topological depth.
+    pub depth: i64,
+    /// Timestamp.
+    pub origin_server_ts: i64,
+    /// State after the event.
+    pub state_group: Option<i64>,
+    /// Canonical JSON (redacted if redacted).
+    pub json: String,
+    /// The redaction that redacted it.
+    pub redacted_by: Option<String>,
+}
+
+const COLUMNS: &str = "stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
+                       origin_server_ts, state_group, json, redacted_by";
+
+fn from_row(row: &AnyRow) -> StorageResult<EventRow> {
+    Ok(EventRow {
+        stream_ordering: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        room_id: row.try_get(2)?,
+        event_type: row.try_get(3)?,
+        state_key: row.try_get(4)?,
+        sender: row.try_get(5)?,
+        depth: row.try_get(6)?,
+        origin_server_ts: row.try_get(7)?,
+        state_group: row.try_get(8)?,
+        json: row.try_get(9)?,
+        redacted_by: row.try_get(10)?,
+    })
+}
+
+/// Writes a new event with everything that hangs off it, and returns its
+/// stream position. Call inside the transaction that also wrote its state
+/// group, so that either all of it exists or none of it does.
+pub async fn persist(conn: &mut Connection, event: &PersistEvent<'_>) -> StorageResult<i64> {
+    let stream = next_stream_position(&mut *conn, STREAM).await?;
+    sqlx::query(
+        "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
+         origin_server_ts, state_group, json, relates_to, rel_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(stream)
+    .bind(event.event_id)
+    .bind(event.room_id)
+    .bind(event.event_type)
+    .bind(event.state_key)
+    .bind(event.sender)
+    .bind(event.depth)
+    .bind(event.origin_server_ts)
+    .bind(event.state_group)
+    .bind(event.json)
+    .bind(event.relation.map(|r| r.0))
+    .bind(event.relation.map(|r| r.1))
+    .execute(&mut *conn)
+    .await?;
+    for prev in event.prev_events {
+        sqlx::query("INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES ($1, $2, $3)")
+            .bind(event.event_id)
+            .bind(prev)
+            .bind(event.room_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
+            .bind(event.room_id)
+            .bind(prev)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for auth in event.auth_events {
+        sqlx::query("INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES ($1, $2)")
+            .bind(event.event_id)
+            .bind(auth)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
+        .bind(event.room_id)
+        .bind(event.event_id)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(state_key) = event.state_key {
+        state::set_current(&mut *conn, event.room_id, event.event_type, state_key, event.event_id).await?;
+        if let Some(membership) = event.membership {
+            sqlx::query(
+                "INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, user_id) DO UPDATE SET \
+                 membership = excluded.membership, event_id = excluded.event_id, \
+                 stream_ordering = excluded.stream_ordering, forgotten = 0",
+            )
+            .bind(event.room_id)
+            .bind(state_key)
+            .bind(membership)
+            .bind(event.event_id)
+            .bind(stream)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    if let Some((user, device, txn)) = event.txn {
+        sqlx::query(
+            "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user)
+        .bind(device)
+        .bind(txn)
+        .bind(event.event_id)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stream)
+}
+
+/// Replaces an event's JSON with its redacted form.
+pub async fn redact(
+    conn: &mut Connection,
+    event_id: &str,
+    redacted_json: &str,
+    redacted_by: &str,
+) -> StorageResult<()> {
+    sqlx::query("UPDATE events SET json = $1, redacted_by = $2 WHERE event_id = $3")
+        .bind(redacted_json)
+        .bind(redacted_by)
+        .bind(event_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a user's membership in a room forgotten.
+pub async fn forget(conn: &mut Connection, room_id: &str, user_id: &str) -> StorageResult<()> {
+    sqlx::query("UPDATE room_memberships SET forgotten = 1 WHERE room_id = $1 AND user_id = $2")
+        .bind(room_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A user's current membership in one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRow {
+    /// Room.
+    pub room_id: String,
+    /// User.
+    pub user_id: String,
+    /// `join`, `invite`, `leave`, `ban` or `knock`.
+    pub membership: String,
+    /// The member event.
+    pub event_id: String,
+    /// Its stream position.
+    pub stream_ordering: i64,
+    /// Forgotten by the user.
+    pub forgotten: bool,
+}
+
+fn membership_row(row: &AnyRow) -> StorageResult<MembershipRow> {
+    Ok(MembershipRow {
+        room_id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+        membership: row.try_get(2)?,
+        event_id: row.try_get(3)?,
+        stream_ordering: row.try_get(4)?,
+        forgotten: row.try_get::<i64, _>(5)? != 0,
+    })
+}
+
+const MEMBERSHIP_COLUMNS: &str = "room_id, user_id, membership, event_id, stream_ordering, forgotten";
+
+impl Storage {
+    /// One event by id.
+    pub async fn event(&self, event_id: &str) -> StorageResult<Option<EventRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(&self.read).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Several events by id (missing ones are left out), in stream order.
+    pub async fn events_by_id(&self, event_ids: &[String]) -> StorageResult<Vec<EventRow>> {
+        let mut out = Vec::with_capacity(event_ids.len());
+        // Chunked so that no statement exceeds the backends' parameter limits.
+        for chunk in event_ids.chunks(200) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                out.push(from_row(&row)?);
+            }
+        }
+        out.sort_by_key(|e| e.stream_ordering);
+        Ok(out)
+    }
+
+    /// Events of a room with stream position in `(after, up_to]`, oldest
+    /// first, at most `limit` of the newest ones.
+    pub async fn room_events_between(
+        &self,
+        room_id: &str,
+        after: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> StorageResult<Vec<EventRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE room_id = $1 AND stream_ordering > $2 AND stream_ordering <= $3 \
+             AND outlier = 0 ORDER BY stream_ordering DESC LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(room_id)
+            .bind(after)
+            .bind(up_to)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        let mut events = rows.iter().map(from_row).collect::<StorageResult<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    /// Paginates a room in topological order from `(depth, stream)`,
+    /// exclusive: backwards (newest first) or forwards (oldest first).
+    pub async fn room_events_topological(
+        &self,
+        room_id: &str,
+        from: (i64, i64),
+        backwards: bool,
+        limit: i64,
+    ) -> StorageResult<Vec<EventRow>> {
+        let (comparison, order) = if backwards { ("<", "DESC") } else { (">", "ASC") };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE room_id = $1 AND outlier = 0 \
+             AND (depth {comparison} $2 OR (depth = $2 AND stream_ordering {comparison} $3)) \
+             ORDER BY depth {order}, stream_ordering {order} LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(room_id)
+            .bind(from.0)
+            .bind(from.1)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The newest event position overall (0 when there are no events).
+    pub async fn max_stream_ordering(&self) -> StorageResult<i64> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(stream_ordering) FROM events")
+            .fetch_one(&self.read)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// The room's forward extremities with their depths.
+    pub async fn forward_extremities(&self, room_id: &str) -> StorageResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT f.event_id, e.depth FROM forward_extremities f JOIN events e ON e.event_id = f.event_id \
+             WHERE f.room_id = $1 ORDER BY e.depth DESC, e.stream_ordering DESC",
+        )
+        .bind(room_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
+    /// The event a client transaction produced, if it was sent before.
+    pub async fn txn_event(&self, user_id: &str, device_id: &str, txn_id: &str) -> StorageResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(txn_id)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    /// Every room membership of a user.
+    pub async fn memberships_of_user(&self, user_id: &str) -> StorageResult<Vec<MembershipRow>> {
+        let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM room_memberships WHERE user_id = $1");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.read).await?;
+        rows.iter().map(membership_row).collect()
+    }
+
+    /// A user's membership in one room.
+    pub async fn membership(&self, room_id: &str, user_id: &str) -> StorageResult<Option<MembershipRow>> {
+        let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM room_memberships WHERE room_id = $1 AND user_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(user_id).fetch_optional(&self.read).await?;
+        row.as_ref().map(membership_row).transpose()
+    }
+
+    /// Every membership row of a room.
+    pub async fn room_memberships(&self, room_id: &str) -> StorageResult<Vec<MembershipRow>> {
+        let sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM room_memberships WHERE room_id = $1 ORDER BY user_id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).fetch_all(&self.read).await?;
+        rows.iter().map(membership_row).collect()
+    }
+
+    /// The latest event of a room at or before a stream position.
+    pub async fn last_room_event_at(&self, room_id: &str, at: i64) -> StorageResult<Option<EventRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE room_id = $1 AND stream_ordering <= $2 AND outlier = 0 \
+             ORDER BY stream_ordering DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(at).fetch_optional(&self.read).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+}
+
+impl Storage {
+    /// The (device, txn id) that sent an event, if a local client did.
+    pub async fn txn_of_event(&self, event_id: &str) -> StorageResult<Option<(String, String, String)>> {
+        let row = sqlx::query("SELECT user_id, device_id, txn_id FROM event_txn_ids WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()
+    }
+}

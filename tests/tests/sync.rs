@@ -1,0 +1,206 @@
+//! `/sync`: initial and incremental, long-polling, tokens across restarts,
+//! membership sections, filters and account data.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use trellis_tests::client::{assert_error, encode};
+use trellis_tests::{Client, TestServer};
+
+async fn sync(client: &Client, since: Option<&str>, extra: &str) -> Value {
+    let path = match since {
+        Some(token) => format!("/_matrix/client/v3/sync?since={}&timeout=0{extra}", encode(token)),
+        None => format!("/_matrix/client/v3/sync?timeout=0{extra}"),
+    };
+    let (status, body) = client.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn timeline_bodies(response: &Value, room_id: &str) -> Vec<String> {
+    response["rooms"]["join"][room_id]["timeline"]["events"]
+        .as_array()
+        .map(|events| events.iter().filter_map(|e| e["content"]["body"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn initial_then_incremental() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({"name": "Sync room"})).await;
+    alice.send_text(&room_id, "first").await;
+    let initial = sync(&alice, None, "").await;
+    let room = &initial["rooms"]["join"][&room_id];
+    assert!(room.is_object(), "{initial}");
+    assert_eq!(timeline_bodies(&initial, &room_id), vec!["first"]);
+    // The timeline holds the newest events; the state before it the rest.
+    let state_types: Vec<&str> =
+        room["state"]["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let timeline_types: Vec<&str> =
+        room["timeline"]["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(state_types.contains(&"m.room.create") || timeline_types.contains(&"m.room.create"), "{room}");
+    assert_eq!(room["summary"]["m.joined_member_count"], 1);
+    for key in ["presence", "account_data", "to_device", "device_lists", "device_one_time_keys_count"] {
+        assert!(initial.get(key).is_some(), "missing {key}");
+    }
+    let token = initial["next_batch"].as_str().unwrap().to_owned();
+
+    let quiet = sync(&alice, Some(&token), "").await;
+    assert!(quiet["rooms"]["join"].as_object().unwrap().is_empty(), "{quiet}");
+    assert_eq!(quiet["next_batch"], token);
+
+    alice.send_text(&room_id, "second").await;
+    let next = sync(&alice, Some(&token), "").await;
+    assert_eq!(timeline_bodies(&next, &room_id), vec!["second"]);
+    let room = &next["rooms"]["join"][&room_id];
+    assert_eq!(room["timeline"]["limited"], false);
+    assert!(room["state"]["events"].as_array().unwrap().is_empty());
+    // Our own device sees the transaction id of its own message.
+    assert!(room["timeline"]["events"][0]["unsigned"]["transaction_id"].is_string());
+    assert_error(&alice.get("/_matrix/client/v3/sync?since=bogus").await, 400, "M_INVALID_PARAM");
+}
+
+#[tokio::test]
+async fn long_poll_wakes_on_new_event() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    bob.join(&room_id).await;
+    let token = sync(&bob, None, "").await["next_batch"].as_str().unwrap().to_owned();
+    let waiting = {
+        let bob = bob.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let (status, body) =
+                bob.get(&format!("/_matrix/client/v3/sync?since={}&timeout=20000", encode(&token))).await;
+            (status, body, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.send_text(&room_id, "wake up").await;
+    let (status, body, elapsed) = waiting.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(timeline_bodies(&body, &room_id), vec!["wake up"]);
+    assert!(elapsed < Duration::from_secs(10), "woke after {elapsed:?}");
+    // With nothing new, the long poll waits for its timeout and returns the same token.
+    let started = Instant::now();
+    let token = body["next_batch"].as_str().unwrap();
+    let (_, quiet) = bob.get(&format!("/_matrix/client/v3/sync?since={}&timeout=400", encode(token))).await;
+    assert!(started.elapsed() >= Duration::from_millis(350));
+    assert_eq!(quiet["next_batch"], token);
+}
+
+#[tokio::test]
+async fn tokens_stay_valid_across_restart() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({})).await;
+    let token = sync(&alice, None, "").await["next_batch"].as_str().unwrap().to_owned();
+    alice.send_text(&room_id, "before restart").await;
+    server.restart().await;
+    let alice = Client::new(&server.base_url).with_token(alice.token.as_deref().unwrap());
+    alice.send_text(&room_id, "after restart").await;
+    let next = sync(&alice, Some(&token), "").await;
+    assert_eq!(timeline_bodies(&next, &room_id), vec!["before restart", "after restart"]);
+}
+
+#[tokio::test]
+async fn invites_joins_and_leaves_move_between_sections() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let token = sync(&bob, None, "").await["next_batch"].as_str().unwrap().to_owned();
+    let room_id = alice.create_room(json!({"name": "Secret club", "invite": ["@bob:localhost"]})).await;
+    let invited = sync(&bob, Some(&token), "").await;
+    let invite_state = invited["rooms"]["invite"][&room_id]["invite_state"]["events"].as_array().unwrap();
+    let types: Vec<&str> = invite_state.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(
+        types.contains(&"m.room.create") && types.contains(&"m.room.name") && types.contains(&"m.room.member"),
+        "{types:?}"
+    );
+    assert!(invite_state.iter().all(|e| e.get("event_id").is_none()), "stripped state has no event ids");
+    let token = invited["next_batch"].as_str().unwrap().to_owned();
+
+    bob.join(&room_id).await;
+    let joined = sync(&bob, Some(&token), "").await;
+    let room = &joined["rooms"]["join"][&room_id];
+    assert!(room.is_object(), "{joined}");
+    let mut all: Vec<&Value> = room["state"]["events"].as_array().unwrap().iter().collect();
+    all.extend(room["timeline"]["events"].as_array().unwrap());
+    let has = |t: &str| all.iter().any(|e| e["type"] == t);
+    assert!(
+        has("m.room.create") && has("m.room.power_levels") && has("m.room.name"),
+        "newly joined rooms get full state"
+    );
+    let token = joined["next_batch"].as_str().unwrap().to_owned();
+
+    bob.post(&format!("/_matrix/client/v3/rooms/{}/leave", encode(&room_id)), &json!({})).await;
+    let left = sync(&bob, Some(&token), "").await;
+    let leave = &left["rooms"]["leave"][&room_id];
+    let last = leave["timeline"]["events"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["content"]["membership"], "leave");
+    assert!(left["rooms"]["join"].get(&room_id).is_none());
+}
+
+#[tokio::test]
+async fn limited_timelines_and_filters() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({})).await;
+    let token = sync(&alice, None, "").await["next_batch"].as_str().unwrap().to_owned();
+    for i in 0..12 {
+        alice.send_text(&room_id, &format!("n{i}")).await;
+    }
+    alice
+        .put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.topic/", encode(&room_id)), &json!({"topic": "late"}))
+        .await;
+    let filter = encode(r#"{"room":{"timeline":{"limit":3}}}"#);
+    let next = sync(&alice, Some(&token), &format!("&filter={filter}")).await;
+    let room = &next["rooms"]["join"][&room_id];
+    assert_eq!(room["timeline"]["limited"], true);
+    assert_eq!(room["timeline"]["events"].as_array().unwrap().len(), 3);
+    // prev_batch continues into the history the limit cut off.
+    let prev = room["timeline"]["prev_batch"].as_str().unwrap();
+    let (_, page) = alice
+        .get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=3&from={}", encode(&room_id), encode(prev)))
+        .await;
+    let bodies: Vec<&str> =
+        page["chunk"].as_array().unwrap().iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+    // The timeline held n10, n11 and the topic change; before it come n9, n8, n7.
+    assert_eq!(bodies, vec!["n9", "n8", "n7"]);
+
+    // A stored filter.
+    let (status, created) = alice
+        .post(
+            "/_matrix/client/v3/user/@alice:localhost/filter",
+            &json!({"room": {"timeline": {"limit": 1, "types": ["m.room.message"]}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["filter_id"].as_str().unwrap();
+    let (status, stored) = alice.get(&format!("/_matrix/client/v3/user/@alice:localhost/filter/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored["room"]["timeline"]["limit"], 1);
+    let filtered = sync(&alice, None, &format!("&filter={id}")).await;
+    assert_eq!(timeline_bodies(&filtered, &room_id), vec!["n11"]);
+    assert_error(&alice.get("/_matrix/client/v3/user/@alice:localhost/filter/999999").await, 404, "M_NOT_FOUND");
+    assert_error(&alice.get("/_matrix/client/v3/sync?filter=%7Bbad").await, 400, "M_BAD_JSON");
+}
+
+#[tokio::test]
+async fn account_data_arrives_in_sync() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let token = sync(&alice, None, "").await["next_batch"].as_str().unwrap().to_owned();
+    alice.put("/_matrix/client/v3/user/@alice:localhost/account_data/org.example.prefs", &json!({"dark": true})).await;
+    let next = sync(&alice, Some(&token), "").await;
+    let events = next["account_data"]["events"].as_array().unwrap();
+    assert_eq!(events, &vec![json!({"type": "org.example.prefs", "content": {"dark": true}})]);
+    let again = sync(&alice, Some(next["next_batch"].as_str().unwrap()), "").await;
+    assert!(again["account_data"]["events"].as_array().unwrap().is_empty());
+}
