@@ -8,6 +8,7 @@
 pub mod account_data;
 pub mod activity;
 pub mod devices;
+pub mod ephemeral;
 pub mod filter;
 pub mod login;
 pub mod passwords;
@@ -70,6 +71,8 @@ pub struct Services {
     pub writes: TaskTracker,
     /// Room locks, cached room state and the sync notifier.
     pub rooms: rooms::Rooms,
+    /// Typing notifications.
+    pub typing: ephemeral::Typing,
 }
 
 impl Services {
@@ -93,6 +96,7 @@ impl Services {
             metrics: Metrics::default(),
             writes: TaskTracker::new(),
             rooms,
+            typing: ephemeral::Typing::default(),
         })
     }
 

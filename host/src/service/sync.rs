@@ -34,6 +34,10 @@ const STRIPPED_STATE: &[&str] = &[
     "m.room.topic",
 ];
 
+fn since_account_data(request: &SyncRequest) -> i64 {
+    request.since.map_or(0, |s| s.account_data)
+}
+
 /// Where a sync is in each stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncToken {
@@ -41,22 +45,32 @@ pub struct SyncToken {
     pub events: i64,
     /// Account-data position.
     pub account_data: i64,
+    /// Receipt position.
+    pub receipts: i64,
+    /// Typing position (in memory; restarts at zero).
+    pub typing: i64,
 }
 
 impl SyncToken {
-    /// Parses `s<events>_<account data>`.
+    /// Parses `s<events>_<account data>_<receipts>_<typing>` (missing
+    /// parts count as zero).
     pub fn parse(token: &str) -> Result<Self> {
         let bad = || Error::invalid_param(format!("Invalid sync token {token:?}"));
         let rest = token.strip_prefix('s').ok_or_else(bad)?;
         let mut parts = rest.split('_');
-        let events = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
-        let account_data = parts.next().unwrap_or("0").parse().map_err(|_| bad())?;
-        Ok(Self { events, account_data })
+        let mut next = |required: bool| -> Result<i64> {
+            match parts.next() {
+                Some(part) => part.parse().map_err(|_| bad()),
+                None if required => Err(bad()),
+                None => Ok(0),
+            }
+        };
+        Ok(Self { events: next(true)?, account_data: next(false)?, receipts: next(false)?, typing: next(false)? })
     }
 
     /// The token text.
     pub fn encode(self) -> String {
-        format!("s{}_{}", self.events, self.account_data)
+        format!("s{}_{}_{}_{}", self.events, self.account_data, self.receipts, self.typing)
     }
 }
 
@@ -94,7 +108,27 @@ impl Services {
     /// One pass: the response, and whether it carries nothing new.
     async fn sync_once(&self, requester: &Requester, request: &SyncRequest) -> Result<(Value, bool)> {
         let events = *self.rooms.notifier.borrow();
-        let now = SyncToken { events, account_data: self.storage.max_account_data_position().await? };
+        let typing = self.typing.position();
+        let now = SyncToken {
+            events,
+            account_data: self.storage.max_account_data_position().await?,
+            receipts: self.storage.max_receipt_position().await?,
+            typing,
+        };
+        let account_data_rows =
+            self.storage.account_data_since(&requester.user_id, since_account_data(request)).await?;
+        let mut room_account_data: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+        let mut account_data = Vec::new();
+        for (room_id, data_type, content) in account_data_rows {
+            let content: Value = serde_json::from_str(&content).map_err(Error::internal)?;
+            if room_id.is_empty() {
+                if request.filter.account_data.allows(&data_type, &requester.user_id, "", None) {
+                    account_data.push(json!({"type": data_type, "content": content}));
+                }
+            } else if request.filter.room.account_data.allows(&data_type, &requester.user_id, &room_id, None) {
+                room_account_data.entry(room_id).or_default().push(json!({"type": data_type, "content": content}));
+            }
+        }
         let since = request.since.unwrap_or_default();
         let initial = request.since.is_none();
         let mut join = Map::new();
@@ -112,8 +146,9 @@ impl Services {
             let changed = membership.stream_ordering > since.events;
             match membership.membership.as_str() {
                 "join" => {
+                    let extra = room_account_data.remove(&membership.room_id).unwrap_or_default();
                     if let Some(room) =
-                        self.sync_joined_room(requester, request, &membership, since, now, initial).await?
+                        self.sync_joined_room(requester, request, &membership, since, now, initial, extra).await?
                     {
                         join.insert(membership.room_id.clone(), room);
                     }
@@ -156,6 +191,7 @@ impl Services {
         Ok((response, empty))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn sync_joined_room(
         &self,
         requester: &Requester,
@@ -164,6 +200,7 @@ impl Services {
         since: SyncToken,
         now: SyncToken,
         initial: bool,
+        room_account_data: Vec<Value>,
     ) -> Result<Option<Value>> {
         let room_id = &membership.room_id;
         let timeline_filter = &request.filter.room.timeline;
@@ -172,7 +209,29 @@ impl Services {
         let after = if initial || newly_joined { 0 } else { since.events };
         let (timeline_rows, limited) =
             self.timeline_window(requester, room_id, after, now.events, limit, request).await?;
-        if !initial && !newly_joined && timeline_rows.is_empty() && !request.full_state {
+        let ephemeral = if request.filter.room.ephemeral.allows_room(room_id) {
+            let mut events = self
+                .ephemeral_events(requester, room_id, since.receipts, since.typing, initial || newly_joined)
+                .await?;
+            let filter = &request.filter.room.ephemeral;
+            events.retain(|e| filter.allows(e["type"].as_str().unwrap_or_default(), "", room_id, None));
+            // An initial sync reports typing only when someone is typing.
+            if initial || newly_joined {
+                events.retain(|e| {
+                    e["type"] != "m.typing" || e["content"]["user_ids"].as_array().is_some_and(|u| !u.is_empty())
+                });
+            }
+            events
+        } else {
+            Vec::new()
+        };
+        if !initial
+            && !newly_joined
+            && timeline_rows.is_empty()
+            && ephemeral.is_empty()
+            && room_account_data.is_empty()
+            && !request.full_state
+        {
             return Ok(None);
         }
 
@@ -210,7 +269,7 @@ impl Services {
         }
         let prev_batch = match timeline_rows.first() {
             Some(first) => Position::of_event(first),
-            None => SyncToken { events: now.events, account_data: now.account_data }.encode(),
+            None => now.encode(),
         };
         let summary = self.room_summary(requester, room_id).await?;
         Ok(Some(json!({
@@ -220,8 +279,8 @@ impl Services {
                 "prev_batch": prev_batch,
             },
             "state": {"events": self.client_views(&state_rows, Some(requester)).await?},
-            "ephemeral": {"events": []},
-            "account_data": {"events": []},
+            "ephemeral": {"events": ephemeral},
+            "account_data": {"events": room_account_data},
             "unread_notifications": {"notification_count": 0, "highlight_count": 0},
             "summary": summary,
         })))
@@ -376,9 +435,9 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        let token = SyncToken { events: 42, account_data: 7 };
+        let token = SyncToken { events: 42, account_data: 7, receipts: 3, typing: 9 };
         assert_eq!(SyncToken::parse(&token.encode()).unwrap(), token);
-        assert_eq!(SyncToken::parse("s5").unwrap(), SyncToken { events: 5, account_data: 0 });
+        assert_eq!(SyncToken::parse("s5").unwrap(), SyncToken { events: 5, ..SyncToken::default() });
         assert!(SyncToken::parse("x").is_err());
         assert!(SyncToken::parse("sfoo_1").is_err());
     }

@@ -9,6 +9,8 @@ use crate::http::{AnyUser, AppState};
 /// What this server lets the user do.
 pub async fn capabilities(State(state): State<AppState>, AnyUser(_requester): AnyUser) -> Json<Value> {
     let password = state.config.password_config.enabled;
+    let available: serde_json::Map<String, Value> =
+        trellis_events::STABLE_ROOM_VERSIONS.iter().map(|v| ((*v).to_owned(), json!("stable"))).collect();
     Json(json!({
         "capabilities": {
             "m.change_password": {"enabled": password},
@@ -16,6 +18,7 @@ pub async fn capabilities(State(state): State<AppState>, AnyUser(_requester): An
             "m.set_avatar_url": {"enabled": true},
             "m.3pid_changes": {"enabled": false},
             "m.get_login_token": {"enabled": false},
+            "m.room_versions": {"default": trellis_events::DEFAULT_ROOM_VERSION, "available": available},
         }
     }))
 }

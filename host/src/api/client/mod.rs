@@ -7,6 +7,7 @@ mod account_data;
 mod capabilities;
 mod devices;
 mod directory;
+mod ephemeral;
 mod events;
 mod login;
 mod profile;
@@ -77,6 +78,15 @@ pub fn routes() -> Router<AppState> {
             get(directory::get_alias).put(directory::put_alias).delete(directory::delete_alias),
         ),
         ("/sync", get(sync::sync)),
+        ("/rooms/{room_id}/typing/{user_id}", put(ephemeral::typing)),
+        ("/rooms/{room_id}/receipt/{receipt_type}/{event_id}", post(ephemeral::receipt)),
+        ("/rooms/{room_id}/read_markers", post(ephemeral::read_markers)),
+        (
+            "/user/{user_id}/rooms/{room_id}/account_data/{data_type}",
+            get(account_data::get_room).put(account_data::put_room),
+        ),
+        ("/user/{user_id}/rooms/{room_id}/tags", get(account_data::tags)),
+        ("/user/{user_id}/rooms/{room_id}/tags/{tag}", put(account_data::put_tag).delete(account_data::delete_tag)),
         ("/user/{user_id}/filter", post(sync::create_filter)),
         ("/user/{user_id}/filter/{filter_id}", get(sync::get_filter)),
     ];

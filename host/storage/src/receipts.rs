@@ -1,0 +1,93 @@
+//! The `receipts` table.
+
+use sqlx::Row;
+
+use crate::{Connection, Storage, StorageResult, next_stream_position};
+
+/// Stream name for receipt positions.
+pub const STREAM: &str = "receipts";
+
+/// One stored receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRow {
+    /// Room.
+    pub room_id: String,
+    /// `m.read` or `m.read.private`.
+    pub receipt_type: String,
+    /// Who read.
+    pub user_id: String,
+    /// Thread id, `''` for unthreaded/main.
+    pub thread_id: String,
+    /// Event read up to.
+    pub event_id: String,
+    /// When.
+    pub ts: i64,
+}
+
+/// Stores (or moves) a receipt and returns its stream position.
+pub async fn upsert(conn: &mut Connection, receipt: &ReceiptRow) -> StorageResult<i64> {
+    let stream = next_stream_position(&mut *conn, STREAM).await?;
+    sqlx::query(
+        "INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, ts, stream_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (room_id, receipt_type, user_id, thread_id) \
+         DO UPDATE SET event_id = excluded.event_id, ts = excluded.ts, stream_id = excluded.stream_id",
+    )
+    .bind(&receipt.room_id)
+    .bind(&receipt.receipt_type)
+    .bind(&receipt.user_id)
+    .bind(&receipt.thread_id)
+    .bind(&receipt.event_id)
+    .bind(receipt.ts)
+    .bind(stream)
+    .execute(conn)
+    .await?;
+    Ok(stream)
+}
+
+impl Storage {
+    /// Receipts in a room changed after `since` (all with 0).
+    pub async fn receipts_since(&self, room_id: &str, since: i64) -> StorageResult<Vec<ReceiptRow>> {
+        let rows = sqlx::query(
+            "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
+             WHERE room_id = $1 AND stream_id > $2 ORDER BY stream_id",
+        )
+        .bind(room_id)
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReceiptRow {
+                    room_id: row.try_get(0)?,
+                    receipt_type: row.try_get(1)?,
+                    user_id: row.try_get(2)?,
+                    thread_id: row.try_get(3)?,
+                    event_id: row.try_get(4)?,
+                    ts: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest receipt position.
+    pub async fn max_receipt_position(&self) -> StorageResult<i64> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(stream_id) FROM receipts")
+            .fetch_one(&self.read)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// A user's own read receipt (m.read or m.read.private, whichever is
+    /// newer in the stream) in a room's main timeline.
+    pub async fn own_read_receipt(&self, room_id: &str, user_id: &str) -> StorageResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT event_id FROM receipts WHERE room_id = $1 AND user_id = $2 AND thread_id = '' \
+             ORDER BY stream_id DESC LIMIT 1",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+}
