@@ -377,3 +377,90 @@ impl Storage {
         row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()
     }
 }
+
+/// A relation pointing at an event.
+#[derive(Debug, Clone)]
+pub struct RelationRow {
+    /// The related-to (parent) event.
+    pub relates_to: String,
+    /// `m.replace`, `m.thread`, `m.annotation`, `m.reference`, …
+    pub rel_type: String,
+    /// The relating (child) event.
+    pub event: EventRow,
+}
+
+impl Storage {
+    /// Unredacted relations pointing at any of `parents`, oldest first.
+    pub async fn relations_to(&self, parents: &[String]) -> StorageResult<Vec<RelationRow>> {
+        let mut out = Vec::new();
+        for chunk in parents.chunks(200) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {COLUMNS}, relates_to, rel_type FROM events WHERE relates_to IN ({}) \
+                 AND redacted_by IS NULL ORDER BY stream_ordering",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                out.push(RelationRow {
+                    relates_to: row.try_get(11)?,
+                    rel_type: row.try_get(12)?,
+                    event: from_row(&row)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Relations of one parent, paginated by stream position: newest first
+    /// (`backwards`) or oldest first, strictly beyond `from`.
+    pub async fn relations_page(
+        &self,
+        parent: &str,
+        rel_type: Option<&str>,
+        event_type: Option<&str>,
+        from: Option<i64>,
+        backwards: bool,
+        limit: i64,
+    ) -> StorageResult<Vec<EventRow>> {
+        let (comparison, order, default) = if backwards { ("<", "DESC", i64::MAX) } else { (">", "ASC", i64::MIN) };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE relates_to = $1 AND redacted_by IS NULL \
+             AND ($2 IS NULL OR rel_type = $2) AND ($3 IS NULL OR event_type = $3) \
+             AND stream_ordering {comparison} $4 ORDER BY stream_ordering {order} LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(parent)
+            .bind(rel_type)
+            .bind(event_type)
+            .bind(from.unwrap_or(default))
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Thread roots of a room (events with at least one `m.thread` child),
+    /// newest activity first, strictly before `before` (a stream position).
+    pub async fn thread_roots(
+        &self,
+        room_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StorageResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT relates_to, MAX(stream_ordering) AS latest FROM events \
+             WHERE room_id = $1 AND rel_type = 'm.thread' AND redacted_by IS NULL \
+             GROUP BY relates_to HAVING MAX(stream_ordering) < $2 ORDER BY latest DESC LIMIT $3",
+        )
+        .bind(room_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+}

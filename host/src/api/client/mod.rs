@@ -12,6 +12,7 @@ mod events;
 mod login;
 mod profile;
 pub(crate) mod register;
+mod relations;
 mod rooms;
 mod sync;
 mod versions;
@@ -32,7 +33,14 @@ pub fn routes() -> Router<AppState> {
     let mut router = Router::new()
         .route("/_matrix/client/versions", get(versions::versions))
         .route("/.well-known/matrix/client", get(versions::well_known))
-        .route("/_matrix/client/v1/register/m.login.registration_token/validity", get(register::token_validity));
+        .route("/_matrix/client/v1/register/m.login.registration_token/validity", get(register::token_validity))
+        .route("/_matrix/client/v1/rooms/{room_id}/relations/{event_id}", get(relations::relations))
+        .route("/_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}", get(relations::relations))
+        .route(
+            "/_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}/{event_type}",
+            get(relations::relations),
+        )
+        .route("/_matrix/client/v1/rooms/{room_id}/threads", get(relations::threads));
     let routes: Vec<(&str, axum::routing::MethodRouter<AppState>)> = vec![
         ("/register", post(register::register)),
         ("/register/available", get(register::available)),

@@ -11,6 +11,7 @@ pub mod create;
 pub mod membership;
 pub mod power_levels;
 pub mod read;
+pub mod relations;
 pub mod send;
 pub mod visibility;
 pub mod writer;

@@ -93,11 +93,16 @@ impl Services {
         Ok(client_event(&row.event_id, &json, Some(unsigned)))
     }
 
-    /// Client views of several events.
+    /// Client views of several events, with bundled aggregations.
     pub async fn client_views(&self, rows: &[EventRow], viewer: Option<&Requester>) -> Result<Vec<Value>> {
+        let mut bundles = self.bundled_aggregations(rows, viewer).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            out.push(self.client_view(row, viewer).await?);
+            let mut event = self.client_view(row, viewer).await?;
+            if let Some(bundle) = bundles.remove(&row.event_id) {
+                event["unsigned"]["m.relations"] = Value::Object(bundle);
+            }
+            out.push(event);
         }
         Ok(out)
     }
@@ -134,7 +139,8 @@ impl Services {
             .ok_or_else(|| Error::not_found("Event not found"))?;
         let visible = self.filter_visible(&requester.user_id, room_id, vec![row]).await?;
         let row = visible.into_iter().next().ok_or_else(|| Error::not_found("Event not found"))?;
-        self.client_view(&row, Some(requester)).await
+        let mut views = self.client_views(std::slice::from_ref(&row), Some(requester)).await?;
+        views.pop().ok_or_else(|| Error::internal("no view"))
     }
 
     /// The state a user may see: the current state while joined (or for a
