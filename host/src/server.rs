@@ -146,8 +146,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     Ok(RunningServer { listeners, services, stop, tasks })
 }
 
-/// Periodic work; the tasks end when `stop` is cancelled, and shutdown
-/// waits for them before closing the database.
 /// Opens the database and builds the shared state (also used by CLI
 /// commands that work on the database directly).
 pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
@@ -166,6 +164,8 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
     Ok(Services::new(config, storage, shared_secret, rooms))
 }
 
+/// Periodic work; the tasks end when `stop` is cancelled, and shutdown
+/// waits for them before closing the database.
 fn spawn_background(services: &Arc<Services>, stop: &CancellationToken, tasks: &mut JoinSet<()>) {
     let flusher = services.clone();
     let stop_flush = stop.clone();

@@ -355,3 +355,34 @@ async fn concurrent_senders_lose_nothing_and_keep_a_linear_dag() {
     let services = &server.server.as_ref().unwrap().services;
     assert_eq!(services.storage.forward_extremities(&room_id).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn redacting_state_takes_effect_everywhere() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    // In room version 10, redacting power levels drops `invite` (kept only
+    // from v11), so the default of 0 applies. Raise it to 100, check bob is
+    // refused, redact the change: the auth rules must now see the redacted
+    // event and let bob invite.
+    let room_v10 = alice.create_room(json!({"preset": "public_chat", "room_version": "10"})).await;
+    bob.join(&room_v10).await;
+    server.register("carol", "pw").await;
+    let (_, levels) = state_content(&alice, &room_v10, "m.room.power_levels", "").await;
+    let mut raised = levels.clone();
+    raised["invite"] = json!(100);
+    let (_, put) = alice.put(&rooms(&room_v10, "state/m.room.power_levels/"), &raised).await;
+    let invite_carol = json!({"user_id": "@carol:localhost"});
+    assert_error(&bob.post(&rooms(&room_v10, "invite"), &invite_carol).await, 403, "M_FORBIDDEN");
+    let redact = rooms(&room_v10, &format!("redact/{}/rx", encode(put["event_id"].as_str().unwrap())));
+    assert_eq!(alice.put(&redact, &json!({})).await.0, 200);
+    let (_, now) = state_content(&alice, &room_v10, "m.room.power_levels", "").await;
+    assert!(now.get("invite").is_none(), "{now}");
+    assert_eq!(bob.post(&rooms(&room_v10, "invite"), &invite_carol).await.0, 200);
+    // The topic of the other room, redacted, reads back empty.
+    let (_, topic) = alice.put(&rooms(&room_id, "state/m.room.topic/"), &json!({"topic": "secret"})).await;
+    let redact = rooms(&room_id, &format!("redact/{}/ry", encode(topic["event_id"].as_str().unwrap())));
+    assert_eq!(alice.put(&redact, &json!({})).await.0, 200);
+    assert_eq!(state_content(&alice, &room_id, "m.room.topic", "").await.1, json!({}));
+}

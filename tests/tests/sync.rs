@@ -204,3 +204,19 @@ async fn account_data_arrives_in_sync() {
     let again = sync(&alice, Some(next["next_batch"].as_str().unwrap()), "").await;
     assert!(again["account_data"]["events"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_profile_change_is_not_a_new_join() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({})).await;
+    let token = sync(&alice, None, "").await["next_batch"].as_str().unwrap().to_owned();
+    let path =
+        format!("/_matrix/client/v3/rooms/{}/state/m.room.member/{}", encode(&room_id), encode("@alice:localhost"));
+    let (status, _) = alice.put(&path, &json!({"membership": "join", "displayname": "Alice Liddell"})).await;
+    assert_eq!(status, 200);
+    let next = sync(&alice, Some(&token), "").await;
+    let room = &next["rooms"]["join"][&room_id];
+    assert_eq!(room["timeline"]["events"].as_array().unwrap().len(), 1, "{room}");
+    assert!(room["state"]["events"].as_array().unwrap().is_empty(), "no full state for a rename: {room}");
+}

@@ -10,6 +10,7 @@ mod auth;
 mod client;
 mod keys;
 mod pdu;
+pub mod push;
 mod versions;
 
 pub use auth::{AuthError, auth_event_types, authorize};

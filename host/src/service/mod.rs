@@ -13,6 +13,7 @@ pub mod filter;
 pub mod login;
 pub mod passwords;
 pub mod profile;
+pub mod push;
 pub mod ratelimit;
 pub mod registration;
 pub mod registration_tokens;
@@ -73,6 +74,8 @@ pub struct Services {
     pub rooms: rooms::Rooms,
     /// Typing notifications.
     pub typing: ephemeral::Typing,
+    /// Cached push rulesets.
+    pub push_rules: push::PushRuleCache,
 }
 
 impl Services {
@@ -97,6 +100,7 @@ impl Services {
             writes: TaskTracker::new(),
             rooms,
             typing: ephemeral::Typing::default(),
+            push_rules: push::PushRuleCache::default(),
         })
     }
 

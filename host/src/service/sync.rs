@@ -168,14 +168,10 @@ impl Services {
                 _ => {}
             }
         }
-        let mut account_data = Vec::new();
-        for (room_id, data_type, content) in
-            self.storage.account_data_since(&requester.user_id, since.account_data).await?
-        {
-            if room_id.is_empty() && request.filter.account_data.allows(&data_type, &requester.user_id, "", None) {
-                let content: Value = serde_json::from_str(&content).map_err(Error::internal)?;
-                account_data.push(json!({"type": data_type, "content": content}));
-            }
+        if initial && !account_data.iter().any(|e| e["type"] == super::push::PUSH_RULES) {
+            // Push rules the user never changed are still theirs to see.
+            let ruleset = self.ruleset(&requester.user_id).await?;
+            account_data.push(json!({"type": super::push::PUSH_RULES, "content": {"global": *ruleset}}));
         }
         let empty =
             join.is_empty() && invite.is_empty() && leave.is_empty() && knock.is_empty() && account_data.is_empty();
@@ -205,7 +201,11 @@ impl Services {
         let room_id = &membership.room_id;
         let timeline_filter = &request.filter.room.timeline;
         let limit = i64::try_from(timeline_filter.limit.unwrap_or(DEFAULT_TIMELINE_LIMIT).clamp(1, 500)).unwrap_or(10);
-        let newly_joined = !initial && membership.stream_ordering > since.events;
+        // Joined since the last sync (not merely changed profile while
+        // joined): such rooms get their full state.
+        let newly_joined = !initial
+            && membership.stream_ordering > since.events
+            && self.membership_at(room_id, &requester.user_id, since.events).await?.as_deref() != Some("join");
         let after = if initial || newly_joined { 0 } else { since.events };
         let (timeline_rows, limited) =
             self.timeline_window(requester, room_id, after, now.events, limit, request).await?;
@@ -272,6 +272,7 @@ impl Services {
             None => now.encode(),
         };
         let summary = self.room_summary(requester, room_id).await?;
+        let unread = self.storage.unread_counts(room_id, &requester.user_id).await?;
         Ok(Some(json!({
             "timeline": {
                 "events": self.client_views(&timeline_rows, Some(requester)).await?,
@@ -281,7 +282,7 @@ impl Services {
             "state": {"events": self.client_views(&state_rows, Some(requester)).await?},
             "ephemeral": {"events": ephemeral},
             "account_data": {"events": room_account_data},
-            "unread_notifications": {"notification_count": 0, "highlight_count": 0},
+            "unread_notifications": {"notification_count": unread.0, "highlight_count": unread.1},
             "summary": summary,
         })))
     }
@@ -371,6 +372,17 @@ impl Services {
             },
             None => Ok(Default::default()),
         }
+    }
+
+    /// A user's membership in a room as of a stream position.
+    async fn membership_at(&self, room_id: &str, user_id: &str, position: i64) -> Result<Option<String>> {
+        let Some(row) = self.storage.last_room_event_at(room_id, position).await? else { return Ok(None) };
+        let Some(group) = row.state_group else { return Ok(None) };
+        let found = self.storage.state_group_lookup(group, &[("m.room.member", user_id)]).await?;
+        let Some(event_id) = found.values().next() else { return Ok(None) };
+        let Some(event) = self.storage.event(event_id).await? else { return Ok(None) };
+        let json: Value = serde_json::from_str(&event.json).map_err(Error::internal)?;
+        Ok(json["content"]["membership"].as_str().map(str::to_owned))
     }
 
     /// The room state just before the event at `position`.

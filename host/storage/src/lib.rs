@@ -15,6 +15,7 @@ pub mod devices;
 pub mod events;
 pub mod filters;
 pub mod profiles;
+pub mod push;
 pub mod receipts;
 pub mod registration_tokens;
 pub mod rooms;

@@ -41,8 +41,12 @@ macro_rules! migration {
 }
 
 /// Every migration this binary knows, oldest first.
-pub const MIGRATIONS: &[Migration] =
-    &[migration!(1, "0001_accounts"), migration!(2, "0002_rooms"), migration!(3, "0003_receipts")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_accounts"),
+    migration!(2, "0002_rooms"),
+    migration!(3, "0003_receipts"),
+    migration!(4, "0004_push"),
+];
 
 /// The newest schema version this binary can write.
 pub fn code_schema_version() -> i64 {

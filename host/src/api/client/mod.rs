@@ -11,6 +11,7 @@ mod ephemeral;
 mod events;
 mod login;
 mod profile;
+mod pushrules;
 pub(crate) mod register;
 mod relations;
 mod rooms;
@@ -86,6 +87,16 @@ pub fn routes() -> Router<AppState> {
             get(directory::get_alias).put(directory::put_alias).delete(directory::delete_alias),
         ),
         ("/sync", get(sync::sync)),
+        ("/pushrules/", get(pushrules::all)),
+        ("/pushrules/global/", get(pushrules::global)),
+        (
+            "/pushrules/{scope}/{kind}/{rule_id}",
+            get(pushrules::get_rule).put(pushrules::put_rule).delete(pushrules::delete_rule),
+        ),
+        (
+            "/pushrules/{scope}/{kind}/{rule_id}/{attribute}",
+            get(pushrules::get_attribute).put(pushrules::put_attribute),
+        ),
         ("/rooms/{room_id}/typing/{user_id}", put(ephemeral::typing)),
         ("/rooms/{room_id}/receipt/{receipt_type}/{event_id}", post(ephemeral::receipt)),
         ("/rooms/{room_id}/read_markers", post(ephemeral::read_markers)),

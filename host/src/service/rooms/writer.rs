@@ -222,6 +222,8 @@ impl Services {
 
         let json_text = serde_json::to_string(&json).map_err(Error::internal)?;
         let event_id = event_id.to_string();
+        let client_view = trellis_events::client_event(&event_id, &json, None);
+        let push_actions = self.push_actions_for(state, &event.sender, &client_view).await?;
         let mut tx = self.storage.begin().await?;
         let (state_group, chain_length) = match &event.state_key {
             Some(key) => {
@@ -284,12 +286,34 @@ impl Services {
             },
         )
         .await?;
+        for action in &push_actions {
+            trellis_storage::push::insert_action(
+                &mut tx,
+                &state.room_id,
+                &event_id,
+                &action.user_id,
+                stream_ordering,
+                action.notify,
+                action.highlight,
+            )
+            .await?;
+        }
+        let mut redacted_state = None;
         if event.event_type == "m.room.redaction"
             && let Some(target) = pdu.redacts.as_ref()
         {
-            self.apply_redaction(&mut tx, &version, &state.room_id, target.as_str(), &event_id).await?;
+            redacted_state =
+                self.apply_redaction(&mut tx, &version, &state.room_id, target.as_str(), &event_id).await?;
         }
         tx.commit().await.map_err(Error::internal)?;
+
+        // A redacted state event must look redacted to the auth rules too.
+        if let Some((target, redacted)) = redacted_state
+            && let Some(entry) = state.current.values_mut().find(|e| e.pdu.event_id.as_str() == target)
+        {
+            entry.pdu = Pdu::from_json(&target, &redacted).map_err(Error::internal)?;
+            entry.json = Arc::new(redacted);
+        }
 
         if let Some(key) = &event.state_key {
             state.current.insert((event.event_type.clone(), key.clone()), StateEntry { pdu, json: Arc::new(json) });
@@ -303,7 +327,8 @@ impl Services {
 
     /// Replaces the redacted event's stored JSON by its redacted form (if
     /// the event is in this room; redactions of unknown events are kept
-    /// and simply have no effect, as the spec allows).
+    /// and simply have no effect, as the spec allows). Returns the redacted
+    /// state event, if it was one, so the cached state can follow.
     async fn apply_redaction(
         &self,
         tx: &mut trellis_storage::Connection,
@@ -311,15 +336,15 @@ impl Services {
         room_id: &str,
         target: &str,
         redaction_id: &str,
-    ) -> Result<()> {
-        let Some(row) = self.storage.event(target).await? else { return Ok(()) };
+    ) -> Result<Option<(String, PduJson)>> {
+        let Some(row) = self.storage.event(target).await? else { return Ok(None) };
         if row.room_id != room_id || row.redacted_by.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         let json: PduJson = serde_json::from_str(&row.json).map_err(Error::internal)?;
         let redacted = trellis_events::redact_pdu(version, &json).map_err(Error::internal)?;
         let text = serde_json::to_string(&redacted).map_err(Error::internal)?;
         events::redact(tx, target, &text, redaction_id).await?;
-        Ok(())
+        Ok(row.state_key.is_some().then(|| (target.to_owned(), redacted)))
     }
 }

@@ -1,0 +1,64 @@
+//! The `event_push_actions` table and unread counts.
+
+use sqlx::Row;
+
+use crate::{Connection, Storage, StorageResult};
+
+/// Records what one user's push rules decided for an event.
+pub async fn insert_action(
+    conn: &mut Connection,
+    room_id: &str,
+    event_id: &str,
+    user_id: &str,
+    stream_ordering: i64,
+    notify: bool,
+    highlight: bool,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, notify, highlight) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(room_id)
+    .bind(event_id)
+    .bind(user_id)
+    .bind(stream_ordering)
+    .bind(i64::from(notify))
+    .bind(i64::from(highlight))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Storage {
+    /// Unread (notification, highlight) counts of a user in a room: push
+    /// actions after the later of their main-timeline read receipt and
+    /// their own latest event (sending implies having read).
+    pub async fn unread_counts(&self, room_id: &str, user_id: &str) -> StorageResult<(i64, i64)> {
+        let read_up_to: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(e.stream_ordering) FROM receipts r JOIN events e ON e.event_id = r.event_id \
+             WHERE r.room_id = $1 AND r.user_id = $2 AND r.thread_id IN ('', 'main')",
+        )
+        .bind(room_id)
+        .bind(user_id)
+        .fetch_one(&self.read)
+        .await?;
+        let own_latest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(stream_ordering) FROM events WHERE room_id = $1 AND sender = $2")
+                .bind(room_id)
+                .bind(user_id)
+                .fetch_one(&self.read)
+                .await?;
+        let after = read_up_to.unwrap_or(0).max(own_latest.unwrap_or(0));
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(notify), 0) AS BIGINT), CAST(COALESCE(SUM(highlight), 0) AS BIGINT) \
+             FROM event_push_actions \
+             WHERE user_id = $1 AND room_id = $2 AND stream_ordering > $3",
+        )
+        .bind(user_id)
+        .bind(room_id)
+        .bind(after)
+        .fetch_one(&self.read)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+}

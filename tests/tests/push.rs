@@ -1,0 +1,96 @@
+//! Push rules: the API, and unread notification and highlight counts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use trellis_tests::client::{assert_error, encode};
+use trellis_tests::{Client, TestServer};
+
+async fn unread(client: &Client, room_id: &str) -> (i64, i64) {
+    let (_, body) = client.get("/_matrix/client/v3/sync?timeout=0").await;
+    let counts = &body["rooms"]["join"][room_id]["unread_notifications"];
+    (counts["notification_count"].as_i64().unwrap(), counts["highlight_count"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn default_rules_and_the_rules_api() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let (status, rules) = alice.get("/_matrix/client/v3/pushrules/").await;
+    assert_eq!(status, 200);
+    let overrides: Vec<&str> =
+        rules["global"]["override"].as_array().unwrap().iter().map(|r| r["rule_id"].as_str().unwrap()).collect();
+    assert!(overrides.contains(&".m.rule.master") && overrides.contains(&".m.rule.is_user_mention"), "{overrides:?}");
+    // The initial sync carries the rules as account data.
+    let (_, sync) = alice.get("/_matrix/client/v3/sync?timeout=0").await;
+    assert!(sync["account_data"]["events"].as_array().unwrap().iter().any(|e| e["type"] == "m.push_rules"));
+
+    let base = "/_matrix/client/v3/pushrules/global";
+    let (status, _) = alice
+        .put(
+            &format!("{base}/content/cats"),
+            &json!({"pattern": "cat*", "actions": ["notify", {"set_tweak": "highlight"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, rule) = alice.get(&format!("{base}/content/cats")).await;
+    assert_eq!(rule["pattern"], "cat*");
+    assert_eq!(alice.put(&format!("{base}/content/cats/enabled"), &json!({"enabled": false})).await.0, 200);
+    assert_eq!(alice.get(&format!("{base}/content/cats/enabled")).await.1, json!({"enabled": false}));
+    assert_eq!(alice.put(&format!("{base}/content/cats/actions"), &json!({"actions": []})).await.0, 200);
+    assert_eq!(alice.get(&format!("{base}/content/cats/actions")).await.1, json!({"actions": []}));
+    assert_eq!(alice.delete(&format!("{base}/content/cats"), None).await.0, 200);
+    assert_error(&alice.get(&format!("{base}/content/cats")).await, 404, "M_NOT_FOUND");
+    // Server-default rules can be switched off but not deleted or replaced.
+    assert_eq!(alice.put(&format!("{base}/override/.m.rule.master/enabled"), &json!({"enabled": true})).await.0, 200);
+    assert_error(&alice.delete(&format!("{base}/override/.m.rule.master"), None).await, 400, "M_INVALID_PARAM");
+    assert_error(
+        &alice.put(&format!("{base}/override/.m.rule.mine"), &json!({"actions": []})).await,
+        400,
+        "M_INVALID_PARAM",
+    );
+    assert_error(&alice.put(&format!("{base}/bogus/x"), &json!({"actions": []})).await, 400, "M_INVALID_PARAM");
+    assert_error(&alice.put(&format!("{base}/content/x"), &json!({"actions": []})).await, 400, "M_BAD_JSON");
+    assert_error(
+        &alice.put("/_matrix/client/v3/user/@alice:localhost/account_data/m.push_rules", &json!({})).await,
+        405,
+        "M_BAD_JSON",
+    );
+}
+
+#[tokio::test]
+async fn unread_counts_follow_rules_and_receipts() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"invite": ["@bob:localhost"], "is_direct": true})).await;
+    bob.join(&room_id).await;
+    assert_eq!(unread(&bob, &room_id).await, (0, 0));
+    alice.send_text(&room_id, "one").await;
+    alice.send_text(&room_id, "two").await;
+    let (status, _) = alice
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/mention", encode(&room_id)),
+            &json!({"msgtype": "m.text", "body": "bob!", "m.mentions": {"user_ids": ["@bob:localhost"]}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(unread(&bob, &room_id).await, (3, 1));
+    // Alice's own messages never count for her.
+    assert_eq!(unread(&alice, &room_id).await, (0, 0));
+    let last = alice.send_text(&room_id, "four").await;
+    let receipt = format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", encode(&room_id), encode(&last));
+    assert_eq!(bob.post(&receipt, &json!({})).await.0, 200);
+    assert_eq!(unread(&bob, &room_id).await, (0, 0));
+
+    // Bob mutes the room with a room rule: new messages do not count.
+    let mute = format!("/_matrix/client/v3/pushrules/global/room/{}", encode(&room_id));
+    assert_eq!(bob.put(&mute, &json!({"actions": []})).await.0, 200);
+    alice.send_text(&room_id, "muted").await;
+    assert_eq!(unread(&bob, &room_id).await, (0, 0));
+    assert_eq!(bob.delete(&mute, None).await.0, 200);
+    alice.send_text(&room_id, "loud").await;
+    assert_eq!(unread(&bob, &room_id).await.0, 1);
+    let (_, sync): (u16, Value) = bob.get("/_matrix/client/v3/sync?timeout=0").await;
+    assert!(sync["account_data"]["events"].as_array().unwrap().iter().any(|e| e["type"] == "m.push_rules"));
+}
