@@ -8,6 +8,7 @@
 pub mod account_data;
 pub mod activity;
 pub mod devices;
+pub mod discovery;
 pub mod ephemeral;
 pub mod filter;
 pub mod login;

@@ -19,6 +19,7 @@ pub mod push;
 pub mod receipts;
 pub mod registration_tokens;
 pub mod rooms;
+pub mod search;
 pub mod state;
 pub mod tokens;
 pub mod uia;

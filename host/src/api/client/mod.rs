@@ -7,6 +7,7 @@ mod account_data;
 mod capabilities;
 mod devices;
 mod directory;
+mod discovery;
 mod ephemeral;
 mod events;
 mod login;
@@ -112,5 +113,5 @@ pub fn routes() -> Router<AppState> {
     for (path, route) in routes {
         router = both(router, path, route);
     }
-    router
+    router.merge(discovery::routes())
 }

@@ -266,26 +266,24 @@ impl Services {
             .and_then(|r| Some((r.get("event_id")?.as_str()?, r.get("rel_type")?.as_str()?)));
         let prev_ids: Vec<String> = pdu.prev_events.iter().map(ToString::to_string).collect();
         let auth_ids: Vec<String> = pdu.auth_events.iter().map(ToString::to_string).collect();
-        let stream_ordering = events::persist(
-            &mut tx,
-            &PersistEvent {
-                event_id: &event_id,
-                room_id: &state.room_id,
-                event_type: &event.event_type,
-                state_key: event.state_key.as_deref(),
-                sender: &event.sender,
-                depth,
-                origin_server_ts: now_ms(),
-                json: &json_text,
-                prev_events: &prev_ids,
-                auth_events: &auth_ids,
-                state_group,
-                membership,
-                relation,
-                txn: event.txn.as_ref().map(|(d, t)| (event.sender.as_str(), d.as_str(), t.as_str())),
-            },
-        )
-        .await?;
+        let persist = PersistEvent {
+            event_id: &event_id,
+            room_id: &state.room_id,
+            event_type: &event.event_type,
+            state_key: event.state_key.as_deref(),
+            sender: &event.sender,
+            depth,
+            origin_server_ts: now_ms(),
+            json: &json_text,
+            prev_events: &prev_ids,
+            auth_events: &auth_ids,
+            state_group,
+            membership,
+            relation,
+            txn: event.txn.as_ref().map(|(d, t)| (event.sender.as_str(), d.as_str(), t.as_str())),
+        };
+        let stream_ordering = events::persist(&mut tx, &persist).await?;
+        self.index_for_search(&mut tx, &persist, &event.content, stream_ordering).await?;
         for action in &push_actions {
             trellis_storage::push::insert_action(
                 &mut tx,
