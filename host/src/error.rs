@@ -60,6 +60,12 @@ pub enum ErrCode {
     RoomInUse,
     /// `M_INVALID_ROOM_STATE`
     InvalidRoomState,
+    /// `M_KEY_TOO_LARGE`
+    KeyTooLarge,
+    /// `M_PROFILE_TOO_LARGE`
+    ProfileTooLarge,
+    /// `M_INVITE_BLOCKED`
+    InviteBlocked,
 }
 
 impl ErrCode {
@@ -89,13 +95,18 @@ impl ErrCode {
             Self::UnsupportedRoomVersion => "M_UNSUPPORTED_ROOM_VERSION",
             Self::RoomInUse => "M_ROOM_IN_USE",
             Self::InvalidRoomState => "M_INVALID_ROOM_STATE",
+            Self::KeyTooLarge => "M_KEY_TOO_LARGE",
+            Self::ProfileTooLarge => "M_PROFILE_TOO_LARGE",
+            Self::InviteBlocked => "M_INVITE_BLOCKED",
         }
     }
 
     /// The status the spec pairs with the code when nothing else applies.
     fn default_status(self) -> StatusCode {
         match self {
-            Self::Forbidden | Self::UserDeactivated | Self::GuestAccessForbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::UserDeactivated | Self::GuestAccessForbidden | Self::InviteBlocked => {
+                StatusCode::FORBIDDEN
+            }
             Self::UnknownToken | Self::MissingToken | Self::UserLocked | Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound | Self::Unrecognized => StatusCode::NOT_FOUND,
             Self::LimitExceeded => StatusCode::TOO_MANY_REQUESTS,
@@ -111,7 +122,9 @@ impl ErrCode {
             | Self::WeakPassword
             | Self::UnsupportedRoomVersion
             | Self::RoomInUse
-            | Self::InvalidRoomState => StatusCode::BAD_REQUEST,
+            | Self::InvalidRoomState
+            | Self::KeyTooLarge
+            | Self::ProfileTooLarge => StatusCode::BAD_REQUEST,
         }
     }
 }

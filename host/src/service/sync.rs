@@ -85,6 +85,9 @@ pub struct SyncRequest {
     pub full_state: bool,
     /// The filter in force.
     pub filter: Filter,
+    /// MSC4222 / spec v1.16: send `state_after` (the state at the end of
+    /// the timeline) instead of `state`.
+    pub use_state_after: bool,
 }
 
 impl Services {
@@ -153,7 +156,7 @@ impl Services {
                         join.insert(membership.room_id.clone(), room);
                     }
                 }
-                "invite" if initial || changed => {
+                "invite" if (initial || changed) && !self.invites_blocked(&requester.user_id).await? => {
                     let stripped = self.stripped_state(&membership).await?;
                     invite.insert(membership.room_id.clone(), json!({"invite_state": {"events": stripped}}));
                 }
@@ -242,7 +245,19 @@ impl Services {
             Some(first) => self.state_before(room_id, first.stream_ordering).await?,
             None => self.state_at(room_id, now.events).await?,
         };
-        let state_ids: Vec<String> = if initial || newly_joined || request.full_state {
+        let full = initial || newly_joined || request.full_state;
+        let state_ids: Vec<String> = if request.use_state_after {
+            let end_state = match timeline_rows.last() {
+                Some(last) => self.state_at(room_id, last.stream_ordering).await?,
+                None => self.state_at(room_id, now.events).await?,
+            };
+            if full {
+                end_state.into_values().collect()
+            } else {
+                let before = self.state_at(room_id, since.events).await?;
+                end_state.into_iter().filter(|(key, id)| before.get(key) != Some(id)).map(|(_, id)| id).collect()
+            }
+        } else if full {
             start_state.into_values().collect()
         } else if limited {
             let before = self.state_at(room_id, since.events).await?;
@@ -257,7 +272,8 @@ impl Services {
             .events_by_id(&state_ids)
             .await?
             .into_iter()
-            .filter(|row| !timeline_ids.contains(row.event_id.as_str()))
+            // `state` never repeats timeline events; `state_after` may.
+            .filter(|row| request.use_state_after || !timeline_ids.contains(row.event_id.as_str()))
             .filter(|row| state_filter.allows(&row.event_type, &row.sender, room_id, None))
             .collect();
         if state_filter.lazy_load_members {
@@ -273,13 +289,14 @@ impl Services {
         };
         let summary = self.room_summary(requester, room_id).await?;
         let unread = self.storage.unread_counts(room_id, &requester.user_id).await?;
+        let state_key = if request.use_state_after { "state_after" } else { "state" };
         Ok(Some(json!({
             "timeline": {
                 "events": self.client_views(&timeline_rows, Some(requester)).await?,
                 "limited": limited,
                 "prev_batch": prev_batch,
             },
-            "state": {"events": self.client_views(&state_rows, Some(requester)).await?},
+            state_key: {"events": self.client_views(&state_rows, Some(requester)).await?},
             "ephemeral": {"events": ephemeral},
             "account_data": {"events": room_account_data},
             "unread_notifications": {"notification_count": unread.0, "highlight_count": unread.1},

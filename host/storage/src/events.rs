@@ -464,3 +464,54 @@ impl Storage {
         rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
     }
 }
+
+/// Stores a report.
+pub async fn insert_report(
+    conn: &mut Connection,
+    room_id: &str,
+    event_id: Option<&str>,
+    reporter: &str,
+    reason: Option<&str>,
+) -> StorageResult<()> {
+    let id = next_stream_position(&mut *conn, "reports").await?;
+    sqlx::query(
+        "INSERT INTO reports (id, room_id, event_id, reporter, reason, received_ts) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(room_id)
+    .bind(event_id)
+    .bind(reporter)
+    .bind(reason)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Storage {
+    /// The first event at or after `ts` (`forwards`), or the last at or
+    /// before it.
+    pub async fn event_near_ts(&self, room_id: &str, ts: i64, forwards: bool) -> StorageResult<Option<EventRow>> {
+        let sql = if forwards {
+            format!(
+                "SELECT {COLUMNS} FROM events WHERE room_id = $1 AND origin_server_ts >= $2 AND outlier = 0 \
+                 ORDER BY origin_server_ts ASC, stream_ordering ASC LIMIT 1"
+            )
+        } else {
+            format!(
+                "SELECT {COLUMNS} FROM events WHERE room_id = $1 AND origin_server_ts <= $2 AND outlier = 0 \
+                 ORDER BY origin_server_ts DESC, stream_ordering DESC LIMIT 1"
+            )
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(ts).fetch_optional(&self.read).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Reports stored (for admins and tests): (room, event, reporter, reason).
+    pub async fn reports(&self) -> StorageResult<Vec<(String, Option<String>, String, Option<String>)>> {
+        let rows = sqlx::query("SELECT room_id, event_id, reporter, reason FROM reports ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).collect()
+    }
+}

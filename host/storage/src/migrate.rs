@@ -46,6 +46,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_rooms"),
     migration!(3, "0003_receipts"),
     migration!(4, "0004_push"),
+    migration!(5, "0005_search"),
+    migration!(6, "0006_profiles_reports"),
 ];
 
 /// The newest schema version this binary can write.

@@ -43,3 +43,39 @@ impl Storage {
         row.map(|row| Ok(ProfileRow { displayname: row.try_get(0)?, avatar_url: row.try_get(1)? })).transpose()
     }
 }
+
+/// Sets (or with `None` removes) a custom profile field.
+pub async fn set_field(conn: &mut Connection, user_id: &str, field: &str, value: Option<&str>) -> StorageResult<()> {
+    match value {
+        Some(value) => {
+            sqlx::query(
+                "INSERT INTO profile_fields (user_id, field, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, field) DO UPDATE SET value = excluded.value",
+            )
+            .bind(user_id)
+            .bind(field)
+            .bind(value)
+            .execute(conn)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM profile_fields WHERE user_id = $1 AND field = $2")
+                .bind(user_id)
+                .bind(field)
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+impl Storage {
+    /// Custom profile fields of a user, as (field, JSON text).
+    pub async fn profile_fields(&self, user_id: &str) -> StorageResult<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT field, value FROM profile_fields WHERE user_id = $1 ORDER BY field")
+            .bind(user_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+}

@@ -19,6 +19,8 @@ pub async fn capabilities(State(state): State<AppState>, AnyUser(_requester): An
             "m.3pid_changes": {"enabled": false},
             "m.get_login_token": {"enabled": false},
             "m.room_versions": {"default": trellis_events::DEFAULT_ROOM_VERSION, "available": available},
+            "m.profile_fields": {"enabled": true},
+            "m.forget_forced_upon_leave": {"enabled": false},
         }
     }))
 }

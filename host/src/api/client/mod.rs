@@ -5,6 +5,7 @@ pub use register::session_response;
 mod account;
 mod account_data;
 mod capabilities;
+mod context;
 mod devices;
 mod directory;
 mod discovery;
@@ -17,6 +18,7 @@ pub(crate) mod register;
 mod relations;
 mod rooms;
 mod sync;
+mod upgrade;
 mod versions;
 
 use axum::Router;
@@ -42,7 +44,8 @@ pub fn routes() -> Router<AppState> {
             "/_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}/{event_type}",
             get(relations::relations),
         )
-        .route("/_matrix/client/v1/rooms/{room_id}/threads", get(relations::threads));
+        .route("/_matrix/client/v1/rooms/{room_id}/threads", get(relations::threads))
+        .route("/_matrix/client/v1/rooms/{room_id}/timestamp_to_event", get(context::timestamp_to_event));
     let routes: Vec<(&str, axum::routing::MethodRouter<AppState>)> = vec![
         ("/register", post(register::register)),
         ("/register/available", get(register::available)),
@@ -88,6 +91,10 @@ pub fn routes() -> Router<AppState> {
             get(directory::get_alias).put(directory::put_alias).delete(directory::delete_alias),
         ),
         ("/sync", get(sync::sync)),
+        ("/rooms/{room_id}/context/{event_id}", get(context::context)),
+        ("/rooms/{room_id}/upgrade", post(upgrade::upgrade)),
+        ("/rooms/{room_id}/report", post(upgrade::report_room)),
+        ("/rooms/{room_id}/report/{event_id}", post(upgrade::report_event)),
         ("/pushrules/", get(pushrules::all)),
         ("/pushrules/global/", get(pushrules::global)),
         (

@@ -39,7 +39,14 @@ pub async fn sync(
         }
         Some(id) => state.load_filter(&requester.user_id, id).await?,
     };
-    let request = SyncRequest { since, timeout_ms, full_state, filter };
+    let use_state_after = match query.get("use_state_after").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Error::invalid_param(format!("use_state_after must be true or false, not {other:?}")));
+        }
+    };
+    let request = SyncRequest { since, timeout_ms, full_state, filter, use_state_after };
     Ok(Json(state.sync(&requester, &request).await?))
 }
 

@@ -222,6 +222,10 @@ impl Services {
             self.persist_with_state(&mut room, state(sender, "m.room.topic", "", content)).await?;
         }
         for invitee in &request.invite {
+            // A user who blocks invites is left out; the room still exists.
+            if self.invites_blocked(invitee).await? {
+                continue;
+            }
             let mut content = json!({"membership": "invite"});
             if request.is_direct {
                 content["is_direct"] = json!(true);

@@ -46,6 +46,23 @@ fn with_reason(mut content: Value, reason: Option<&str>) -> Value {
 }
 
 impl Services {
+    /// Whether a local user blocks all invites (`m.invite_permission_config`
+    /// with `default_action: block`, spec v1.18).
+    pub async fn invites_blocked(&self, user_id: &str) -> Result<bool> {
+        let config = self.storage.account_data(user_id, None, "m.invite_permission_config").await?;
+        Ok(config
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .is_some_and(|c| c.get("default_action").and_then(Value::as_str) == Some("block")))
+    }
+
+    /// Refuses an invite to a user who blocks invites.
+    pub async fn check_invite_allowed(&self, target: &str) -> Result<()> {
+        if self.invites_blocked(target).await? {
+            return Err(Error::new(crate::error::ErrCode::InviteBlocked, format!("{target} does not accept invites")));
+        }
+        Ok(())
+    }
+
     /// Resolves `!room:server` or `#alias:server` to a known local room.
     pub async fn resolve_room(&self, id_or_alias: &str) -> Result<String> {
         let room_id = if id_or_alias.starts_with('#') {
@@ -163,6 +180,7 @@ impl Services {
                 if self.storage.user(target).await?.is_none_or(|u| u.deactivated) {
                     return Err(Error::not_found(format!("Unknown user {target}")));
                 }
+                self.check_invite_allowed(target).await?;
                 match current.as_deref() {
                     Some("join") => return Err(Error::forbidden(format!("{target} is already in the room"))),
                     Some("ban") => return Err(Error::forbidden(format!("{target} is banned from the room"))),

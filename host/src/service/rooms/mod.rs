@@ -7,12 +7,14 @@
 //! each event with its state group in one transaction.
 
 pub mod aliases;
+pub mod context;
 pub mod create;
 pub mod membership;
 pub mod power_levels;
 pub mod read;
 pub mod relations;
 pub mod send;
+pub mod upgrade;
 pub mod visibility;
 pub mod writer;
 

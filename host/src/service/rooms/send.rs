@@ -91,6 +91,9 @@ impl Services {
             if !matches!(membership, "invite" | "leave" | "ban") {
                 return Err(Error::forbidden("Cannot set another user's membership to that"));
             }
+            if membership == "invite" {
+                self.check_invite_allowed(state_key).await?;
+            }
         }
         let event = LocalEvent {
             sender: requester.user_id.clone(),

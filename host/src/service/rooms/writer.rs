@@ -273,7 +273,7 @@ impl Services {
             state_key: event.state_key.as_deref(),
             sender: &event.sender,
             depth,
-            origin_server_ts: now_ms(),
+            origin_server_ts: i64::try_from(new.origin_server_ts).unwrap_or(i64::MAX),
             json: &json_text,
             prev_events: &prev_ids,
             auth_events: &auth_ids,
