@@ -386,3 +386,23 @@ async fn redacting_state_takes_effect_everywhere() {
     assert_eq!(alice.put(&redact, &json!({})).await.0, 200);
     assert_eq!(state_content(&alice, &room_id, "m.room.topic", "").await.1, json!({}));
 }
+
+#[tokio::test]
+async fn dag_edges_and_push_actions_are_stored_row_by_row() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    bob.join(&room_id).await;
+    let first = alice.send_text(&room_id, "one").await;
+    let second = alice.send_text(&room_id, "two").await;
+    let services = &server.server.as_ref().unwrap().services;
+    let row = services.storage.event(&second).await.unwrap().unwrap();
+    let json: Value = serde_json::from_str(&row.json).unwrap();
+    assert_eq!(json["prev_events"], json!([first]));
+    let edges = services.storage.prev_events_of(&second).await.unwrap();
+    assert_eq!(edges, vec![(first.clone(), room_id.clone())]);
+    let auth = services.storage.auth_events_of(&second).await.unwrap();
+    assert_eq!(auth.len(), json["auth_events"].as_array().unwrap().len());
+    assert_eq!(services.storage.unread_counts(&room_id, "@bob:localhost").await.unwrap(), (2, 0));
+}

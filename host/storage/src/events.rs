@@ -112,25 +112,38 @@ pub async fn persist(conn: &mut Connection, event: &PersistEvent<'_>) -> Storage
     .bind(event.relation.map(|r| r.1))
     .execute(&mut *conn)
     .await?;
-    for prev in event.prev_events {
-        sqlx::query("INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES ($1, $2, $3)")
-            .bind(event.event_id)
-            .bind(prev)
-            .bind(event.room_id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = $2")
-            .bind(event.room_id)
-            .bind(prev)
-            .execute(&mut *conn)
-            .await?;
+    // One statement per table rather than per row: on SQLite every
+    // statement is a round trip to the connection's worker thread.
+    if !event.prev_events.is_empty() {
+        let sql = format!(
+            "INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES {}",
+            crate::sql::value_rows(event.prev_events.len(), &["$1", "?", "$2"], 3)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event.event_id).bind(event.room_id);
+        for prev in event.prev_events {
+            insert = insert.bind(prev);
+        }
+        insert.execute(&mut *conn).await?;
+        let sql = format!(
+            "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id IN ({})",
+            crate::sql::placeholders(event.prev_events.len(), 2)
+        );
+        let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event.room_id);
+        for prev in event.prev_events {
+            delete = delete.bind(prev);
+        }
+        delete.execute(&mut *conn).await?;
     }
-    for auth in event.auth_events {
-        sqlx::query("INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES ($1, $2)")
-            .bind(event.event_id)
-            .bind(auth)
-            .execute(&mut *conn)
-            .await?;
+    if !event.auth_events.is_empty() {
+        let sql = format!(
+            "INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES {}",
+            crate::sql::value_rows(event.auth_events.len(), &["$1", "?"], 2)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event.event_id);
+        for auth in event.auth_events {
+            insert = insert.bind(auth);
+        }
+        insert.execute(&mut *conn).await?;
     }
     sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
         .bind(event.room_id)
@@ -513,5 +526,25 @@ impl Storage {
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))).collect()
+    }
+}
+
+impl Storage {
+    /// The DAG edges out of an event: (prev event, room).
+    pub async fn prev_events_of(&self, event_id: &str) -> StorageResult<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT prev_event_id, room_id FROM event_edges WHERE event_id = $1 ORDER BY prev_event_id")
+                .bind(event_id)
+                .fetch_all(&self.read)
+                .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+    }
+
+    /// The auth events recorded for an event.
+    pub async fn auth_events_of(&self, event_id: &str) -> StorageResult<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT auth_event_id FROM event_auth_edges WHERE event_id = $1 ORDER BY auth_event_id")
+            .bind(event_id)
+            .fetch_all(&self.read)
+            .await?)
     }
 }

@@ -9,6 +9,7 @@
 mod connect;
 mod error;
 pub mod migrate;
+mod sql;
 
 pub mod account_data;
 pub mod devices;

@@ -62,3 +62,25 @@ impl Storage {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 }
+
+/// Records several users' push decisions for one event in one statement.
+pub async fn insert_actions(
+    conn: &mut Connection,
+    room_id: &str,
+    event_id: &str,
+    stream_ordering: i64,
+    actions: &[(&str, bool, bool)],
+) -> StorageResult<()> {
+    for chunk in actions.chunks(100) {
+        let sql = format!(
+            "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) VALUES {}",
+            crate::sql::value_rows(chunk.len(), &["$1", "$2", "$3", "?", "?", "?"], 4)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(event_id).bind(stream_ordering);
+        for (user_id, notify, highlight) in chunk {
+            insert = insert.bind(*user_id).bind(i64::from(*notify)).bind(i64::from(*highlight));
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -284,18 +284,9 @@ impl Services {
         };
         let stream_ordering = events::persist(&mut tx, &persist).await?;
         self.index_for_search(&mut tx, &persist, &event.content, stream_ordering).await?;
-        for action in &push_actions {
-            trellis_storage::push::insert_action(
-                &mut tx,
-                &state.room_id,
-                &event_id,
-                &action.user_id,
-                stream_ordering,
-                action.notify,
-                action.highlight,
-            )
-            .await?;
-        }
+        let decided: Vec<(&str, bool, bool)> =
+            push_actions.iter().map(|a| (a.user_id.as_str(), a.notify, a.highlight)).collect();
+        trellis_storage::push::insert_actions(&mut tx, &state.room_id, &event_id, stream_ordering, &decided).await?;
         let mut redacted_state = None;
         if event.event_type == "m.room.redaction"
             && let Some(target) = pdu.redacts.as_ref()
