@@ -20,8 +20,13 @@ pub const SUPPORTED_VERSIONS: &[&str] = &[];
 pub async fn versions(State(_state): State<AppState>) -> Json<Value> {
     Json(json!({
         "versions": SUPPORTED_VERSIONS,
-        // Experimental features advertise themselves here once enabled.
-        "unstable_features": {},
+        // Features that work in full even though no whole spec version is
+        // claimed yet: stable threads (MSC3440; clients otherwise fall back
+        // to the unstable relation type) and threaded receipts (MSC3771).
+        "unstable_features": {
+            "org.matrix.msc3440.stable": true,
+            "org.matrix.msc3771": true,
+        },
     }))
 }
 
