@@ -112,9 +112,16 @@ fn secret() -> String {
     (0..48).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
-fn load_config(path: &Path) -> anyhow::Result<config::Config> {
+/// Loads the config and starts logging: on a background writer for the
+/// server (the guard must live until exit), directly for one-shot commands.
+fn load_config(path: &Path, background_logs: bool) -> anyhow::Result<(config::Config, Option<LogGuard>)> {
     let loaded = config::load(path)?;
-    crate::logging::init(&loaded.config.log_filter());
+    let guard = if background_logs {
+        Some(crate::logging::init_background(&loaded.config.log_filter()))
+    } else {
+        crate::logging::init(&loaded.config.log_filter());
+        None
+    };
     for key in &loaded.ignored_keys {
         tracing::info!(key = %key, "config key not used by Trellis; ignored");
     }
@@ -125,8 +132,10 @@ fn load_config(path: &Path) -> anyhow::Result<config::Config> {
             }
         }
     }
-    Ok(loaded.config)
+    Ok((loaded.config, guard))
 }
+
+type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
 async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let path = match config_path {
@@ -140,7 +149,7 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             path
         }
     };
-    let config = load_config(&path)?;
+    let (config, _log_guard) = load_config(&path, true)?;
     let server = crate::server::start(config).await?;
     let stop = server.stop_token();
     tokio::spawn(async move {
@@ -171,7 +180,7 @@ async fn wait_for_signal() {
 }
 
 async fn register_user(config_path: &Path, user: &str, password: &str, admin: bool) -> anyhow::Result<()> {
-    let config = load_config(config_path)?;
+    let (config, _) = load_config(config_path, false)?;
     let services = crate::server::build_services(config).await?;
     let localpart = user.to_lowercase();
     let account = NewAccount {

@@ -31,9 +31,10 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    span.in_scope(
-        || tracing::info!(target: "trellis::access", status, elapsed = format_args!("{elapsed:.4}"), "{method} {path}"),
-    );
+    let elapsed_ms = elapsed * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(target: "trellis::access", status, elapsed_ms = format_args!("{elapsed_ms:.3}"), "{method} {path}");
+    });
     state.metrics.observe_request(method.as_str(), &endpoint, status, elapsed);
     response
 }
