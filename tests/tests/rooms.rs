@@ -406,3 +406,38 @@ async fn dag_edges_and_push_actions_are_stored_row_by_row() {
     assert_eq!(auth.len(), json["auth_events"].as_array().unwrap().len());
     assert_eq!(services.storage.unread_counts(&room_id, "@bob:localhost").await.unwrap(), (2, 0));
 }
+
+#[tokio::test]
+async fn knocking_and_members_at_a_point_in_time() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"room_version": "10"})).await;
+    alice.put(&rooms(&room_id, "state/m.room.join_rules/"), &json!({"join_rule": "knock"})).await;
+    let (_, initial) = bob.get("/_matrix/client/v3/sync?timeout=0").await;
+    let token = initial["next_batch"].as_str().unwrap().to_owned();
+    let (status, knocked) =
+        bob.post(&format!("/_matrix/client/v3/knock/{}", encode(&room_id)), &json!({"reason": "let me in"})).await;
+    assert_eq!(status, 200, "{knocked}");
+    let (_, synced) = bob.get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", encode(&token))).await;
+    let knock_state = synced["rooms"]["knock"][&room_id]["knock_state"]["events"].as_array().unwrap();
+    assert!(knock_state.iter().any(|e| e["type"] == "m.room.create"), "{knock_state:?}");
+    let (_, member) = state_content(&alice, &room_id, "m.room.member", "@bob:localhost").await;
+    assert_eq!(member, json!({"membership": "knock", "reason": "let me in"}));
+    // The knock is accepted with an invite, then bob joins.
+    let (_, before) = alice.get("/_matrix/client/v3/sync?timeout=0").await;
+    let before = before["next_batch"].as_str().unwrap().to_owned();
+    assert_eq!(alice.post(&rooms(&room_id, "invite"), &json!({"user_id": "@bob:localhost"})).await.0, 200);
+    assert_eq!(bob.join(&room_id).await.0, 200);
+    let (_, now) = alice.get(&rooms(&room_id, "members?membership=join")).await;
+    assert_eq!(now["chunk"].as_array().unwrap().len(), 2);
+    // As of the earlier token, bob was still only knocking.
+    let (_, then) = alice.get(&rooms(&room_id, &format!("members?at={}", encode(&before)))).await;
+    let bob_then = then["chunk"].as_array().unwrap().iter().find(|e| e["state_key"] == "@bob:localhost").unwrap();
+    assert_eq!(bob_then["content"]["membership"], "knock");
+    // Knocking needs room version 7 or later.
+    let old = alice.create_room(json!({"room_version": "6", "preset": "public_chat"})).await;
+    let carol = server.register("carol", "pw").await;
+    let refused = carol.post(&format!("/_matrix/client/v3/knock/{}", encode(&old)), &json!({})).await;
+    assert_error(&refused, 403, "M_FORBIDDEN");
+}

@@ -177,8 +177,14 @@ pub async fn members(
     Path(room_id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<MembersQuery>,
 ) -> Result<Json<Value>> {
-    let _ = query.at; // Members are always reported as of now.
-    let chunk =
-        state.room_members(&requester, &room_id, query.membership.as_deref(), query.not_membership.as_deref()).await?;
+    let chunk = state
+        .room_members(
+            &requester,
+            &room_id,
+            query.at.as_deref(),
+            query.membership.as_deref(),
+            query.not_membership.as_deref(),
+        )
+        .await?;
     Ok(Json(json!({"chunk": chunk})))
 }

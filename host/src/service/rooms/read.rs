@@ -213,10 +213,34 @@ impl Services {
         &self,
         requester: &Requester,
         room_id: &str,
+        at: Option<&str>,
         membership: Option<&str>,
         not_membership: Option<&str>,
     ) -> Result<Vec<Value>> {
-        let state = self.visible_state(requester, room_id).await?;
+        let mut state = self.visible_state(requester, room_id).await?;
+        if let Some(token) = at {
+            // Members as of a sync or pagination token: the state after the
+            // last event at that point, never later than what the user may
+            // see (their leave, if they left).
+            let position = match Position::parse(token)? {
+                Position::Stream(stream) | Position::Topological(_, stream) => stream,
+            };
+            let latest_visible = state.iter().map(|e| e.stream_ordering).max().unwrap_or(0);
+            let capped = if self
+                .storage
+                .membership(room_id, &requester.user_id)
+                .await?
+                .is_some_and(|m| m.membership == "join")
+            {
+                position
+            } else {
+                position.min(latest_visible)
+            };
+            if let Some(group) = self.storage.last_room_event_at(room_id, capped).await?.and_then(|e| e.state_group) {
+                let ids: Vec<String> = self.storage.state_group(group).await?.into_values().collect();
+                state = self.storage.events_by_id(&ids).await?;
+            }
+        }
         let members: Vec<EventRow> = state
             .into_iter()
             .filter(|e| e.event_type == "m.room.member")
