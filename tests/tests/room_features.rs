@@ -202,3 +202,17 @@ async fn invite_blocking() {
     let (_, next) = bob.get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", encode(&token))).await;
     assert!(next["rooms"]["invite"].get(&room_id).is_some());
 }
+
+#[tokio::test]
+async fn upgrading_from_v12_to_an_older_version() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let old = alice.create_room(json!({"name": "Twelve"})).await;
+    let (status, body) = alice.post(&rooms(&old, "upgrade"), &json!({"new_version": "11"})).await;
+    assert_eq!(status, 200, "{body}");
+    let new = body["replacement_room"].as_str().unwrap();
+    let (_, power) = alice.get(&rooms(new, "state/m.room.power_levels/")).await;
+    assert_eq!(power["users"]["@alice:localhost"], 100, "{power}");
+    assert_eq!(alice.get(&rooms(new, "state/m.room.name/")).await.1["name"], "Twelve");
+    assert_eq!(alice.get(&rooms(&old, "state/m.room.tombstone/")).await.1["replacement_room"], new);
+}

@@ -131,6 +131,7 @@ impl Services {
         tag: &str,
         value: Option<&Value>,
     ) -> Result<()> {
+        let _guard = self.user_locks.lock(target).await;
         let mut tags = self.room_tags(requester, target, room_id).await?;
         if tag.is_empty() || tag.len() > 255 {
             return Err(Error::invalid_param("Tag names must be 1 to 255 bytes long"));

@@ -18,14 +18,22 @@ use crate::error::{Error, Result};
 /// Longest typing timeout honoured.
 const MAX_TYPING: Duration = Duration::from_secs(120);
 
-/// Who is typing where. Positions count changes since start-up; a sync
-/// token from before a restart (larger than the counter) is answered with
-/// the current typing state.
-#[derive(Debug, Default)]
+/// Who is typing where. Positions start at the boot time in milliseconds
+/// and count changes from there, so they keep increasing across restarts
+/// (unless a process made more typing changes than milliseconds passed
+/// before the next start) and a token from an earlier run never hides a
+/// change; a token from the future is answered with the current state.
+#[derive(Debug)]
 pub struct Typing {
     rooms: Mutex<HashMap<String, HashMap<String, Instant>>>,
     position: AtomicI64,
     changed_at: Mutex<HashMap<String, i64>>,
+}
+
+impl Default for Typing {
+    fn default() -> Self {
+        Self { rooms: Mutex::default(), position: AtomicI64::new(now_ms()), changed_at: Mutex::default() }
+    }
 }
 
 impl Typing {
@@ -168,6 +176,10 @@ impl Services {
     }
 
     async fn set_fully_read(&self, requester: &Requester, room_id: &str, event_id: &str) -> Result<()> {
+        let state = self.room_state(room_id).await?;
+        if state.membership(&requester.user_id).as_deref() != Some("join") {
+            return Err(Error::forbidden("You are not in this room"));
+        }
         if self.storage.event(event_id).await?.is_none_or(|e| e.room_id != room_id) {
             return Err(Error::not_found("Unknown event"));
         }

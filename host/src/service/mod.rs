@@ -34,6 +34,31 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use ratelimit::RateLimiter;
 
+/// Serialises read-modify-write updates of one user's data (tags, push
+/// rules, profile size checks), which would otherwise lose one of two
+/// concurrent changes. Striped: users hash onto a fixed set of locks.
+#[derive(Debug)]
+pub struct UserLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for UserLocks {
+    fn default() -> Self {
+        Self { stripes: (0..64).map(|_| tokio::sync::Mutex::new(())).collect() }
+    }
+}
+
+impl UserLocks {
+    /// Holds the lock for `user_id` until the guard is dropped.
+    pub async fn lock(&self, user_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        user_id.hash(&mut hasher);
+        let index = usize::try_from(hasher.finish() % 64).unwrap_or(0);
+        self.stripes[index].lock().await
+    }
+}
+
 /// The rate limiters the config defines.
 #[derive(Debug)]
 pub struct RateLimiters {
@@ -77,6 +102,8 @@ pub struct Services {
     pub typing: ephemeral::Typing,
     /// Cached push rulesets.
     pub push_rules: push::PushRuleCache,
+    /// Per-user locks for read-modify-write updates.
+    pub user_locks: UserLocks,
 }
 
 impl Services {
@@ -102,6 +129,7 @@ impl Services {
             rooms,
             typing: ephemeral::Typing::default(),
             push_rules: push::PushRuleCache::default(),
+            user_locks: UserLocks::default(),
         })
     }
 

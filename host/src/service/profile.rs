@@ -111,6 +111,7 @@ impl Services {
         if requester.is_guest && *field != ProfileField::DisplayName {
             return Err(Error::new(ErrCode::GuestAccessForbidden, "Guests may only change their display name"));
         }
+        let guard = self.user_locks.lock(target).await;
         let mut tx = self.storage.begin().await?;
         match field {
             ProfileField::DisplayName | ProfileField::AvatarUrl => {
@@ -151,6 +152,7 @@ impl Services {
             }
         }
         tx.commit().await.map_err(Error::internal)?;
+        drop(guard);
         if matches!(field, ProfileField::DisplayName | ProfileField::AvatarUrl) {
             self.propagate_profile(target).await;
         }

@@ -1,7 +1,7 @@
 //! `GET /sync`: initial and incremental sync, with long-polling.
 //!
-//! A sync token is `s<events>_<account data>`: the newest event stream
-//! position and account-data position the client has seen. Tokens are
+//! A sync token is `s<events>_<account data>_<receipts>_<typing>`: the
+//! positions the client has seen in each stream. Tokens are
 //! positions in the database, so they stay valid across restarts. A
 //! request with nothing new to return parks on the room notifier (a
 //! `watch` channel every persisted write bumps) until something arrives or

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_push"),
     migration!(5, "0005_search"),
     migration!(6, "0006_profiles_reports"),
+    migration!(7, "0007_indexes"),
 ];
 
 /// The newest schema version this binary can write.

@@ -4,31 +4,6 @@ use sqlx::Row;
 
 use crate::{Connection, Storage, StorageResult};
 
-/// Records what one user's push rules decided for an event.
-pub async fn insert_action(
-    conn: &mut Connection,
-    room_id: &str,
-    event_id: &str,
-    user_id: &str,
-    stream_ordering: i64,
-    notify: bool,
-    highlight: bool,
-) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, notify, highlight) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(room_id)
-    .bind(event_id)
-    .bind(user_id)
-    .bind(stream_ordering)
-    .bind(i64::from(notify))
-    .bind(i64::from(highlight))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 impl Storage {
     /// Unread (notification, highlight) counts of a user in a room: push
     /// actions after the later of their main-timeline read receipt and

@@ -77,17 +77,4 @@ impl Storage {
             .await?
             .unwrap_or(0))
     }
-
-    /// A user's own read receipt (m.read or m.read.private, whichever is
-    /// newer in the stream) in a room's main timeline.
-    pub async fn own_read_receipt(&self, room_id: &str, user_id: &str) -> StorageResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT event_id FROM receipts WHERE room_id = $1 AND user_id = $2 AND thread_id = '' \
-             ORDER BY stream_id DESC LIMIT 1",
-        )
-        .bind(room_id)
-        .bind(user_id)
-        .fetch_optional(&self.read)
-        .await?)
-    }
 }

@@ -501,6 +501,21 @@ impl Storage {
     }
 }
 
+/// Drops an event from the search index (on redaction: the redacted text
+/// must not stay searchable, nor stored, anywhere).
+pub async fn remove_event(conn: &mut Connection, event_id: &str) -> StorageResult<()> {
+    if !is_postgres(conn) {
+        sqlx::query(
+            "DELETE FROM event_search_fts WHERE rowid IN (SELECT stream_ordering FROM event_search WHERE event_id = $1)",
+        )
+        .bind(event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("DELETE FROM event_search WHERE event_id = $1").bind(event_id).execute(conn).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,8 @@ use crate::http::AppState;
 ///
 /// Deliberately empty for now: a client that sees a version listed is
 /// entitled to rely on all of it, and some required endpoint families
-/// (end-to-end encryption, media, presence, search, the room directory…)
-/// are not served yet. Versions are added as the endpoints they require
+/// (end-to-end encryption keys and to-device messages, media, presence,
+/// third-party identifiers…) are not served yet. Versions are added as the endpoints they require
 /// land.
 pub const SUPPORTED_VERSIONS: &[&str] = &[];
 

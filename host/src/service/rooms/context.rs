@@ -47,9 +47,10 @@ impl Services {
         let after = self.filter_visible(&requester.user_id, room_id, after).await?;
         let start = before.last().map_or_else(|| Position::of_event(&event), Position::of_event);
         let end = after.last().map_or_else(|| Position::of_event(&event), Position::of_event);
-        // The state at the event; with lazy loading only the members who
-        // sent the returned events.
-        let state_rows = match event.state_group {
+        // The state at the last event returned (as the spec says); with lazy
+        // loading only the members who sent the returned events.
+        let last_group = after.last().and_then(|e| e.state_group).or(event.state_group);
+        let state_rows = match last_group {
             Some(group) => {
                 let ids: Vec<String> = self.storage.state_group(group).await?.into_values().collect();
                 self.storage.events_by_id(&ids).await?

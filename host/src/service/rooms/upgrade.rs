@@ -136,6 +136,10 @@ impl Services {
                 }
             }
             power["events"]["m.room.tombstone"] = json!(150);
+        } else if old.version.privileges_creators() && power.is_object() {
+            // Leaving a v12 room, whose creators hold no listed power: the
+            // upgrader must be listed, or they could not set up the room.
+            power["users"][sender] = json!(100);
         }
         if power.is_object() {
             self.persist_with_state(&mut room, state_event(sender, "m.room.power_levels", "", power)).await?;
