@@ -34,8 +34,14 @@ pub fn init_background(filter: &str) -> tracing_appender::non_blocking::WorkerGu
     guard
 }
 
+/// ruma instruments hot inner functions (push-rule evaluation, JSON
+/// flattening) with INFO-level spans; at the default level they cost more
+/// than the work itself. They stay quiet unless the filter names ruma.
+const QUIET_LIBRARIES: &str = ",ruma_common=warn,ruma_events=warn,ruma_state_res=warn,ruma_signatures=warn";
+
 fn parse(filter: &str) -> EnvFilter {
-    EnvFilter::try_new(filter).unwrap_or_else(|err| {
+    let filter = if filter.contains("ruma") { filter.to_owned() } else { format!("{filter}{QUIET_LIBRARIES}") };
+    EnvFilter::try_new(&filter).unwrap_or_else(|err| {
         eprintln!("invalid log filter {filter:?} ({err}); using info");
         EnvFilter::new("info")
     })

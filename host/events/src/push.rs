@@ -3,8 +3,8 @@
 
 use ruma::events::room::power_levels::{RoomPowerLevels, RoomPowerLevelsEventContent, RoomPowerLevelsSource};
 use ruma::push::{
-    Action, NewConditionalPushRule, NewPatternedPushRule, NewPushRule, NewSimplePushRule, PushCondition,
-    PushConditionRoomCtx, RuleKind, Ruleset,
+    Action, FlattenedJson, NewConditionalPushRule, NewPatternedPushRule, NewPushRule, NewSimplePushRule, PushCondition,
+    PushConditionPowerLevelsCtx, PushConditionRoomCtx, RuleKind, Ruleset,
 };
 use ruma::serde::Raw;
 use ruma::{OwnedRoomId, OwnedUserId, UInt};
@@ -42,6 +42,74 @@ pub fn default_ruleset(user_id: &str) -> Result<Ruleset, String> {
     Ok(Ruleset::server_default(&user))
 }
 
+/// An event flattened once for evaluating many users' rules against it.
+#[derive(Debug)]
+pub struct PreparedEvent {
+    flat: FlattenedJson,
+    sender: String,
+}
+
+/// The room facts shared by every member's evaluation.
+#[derive(Debug)]
+pub struct PreparedRoom {
+    room_id: OwnedRoomId,
+    member_count: UInt,
+    power_levels: Option<PushConditionPowerLevelsCtx>,
+}
+
+/// Flattens a client-format event for [`evaluate_prepared`].
+pub fn prepare_event(event: &Value) -> Result<PreparedEvent, String> {
+    let raw: Raw<Value> = Raw::new(event).map_err(|e| e.to_string())?;
+    let sender = event.get("sender").and_then(Value::as_str).unwrap_or_default().to_owned();
+    Ok(PreparedEvent { flat: FlattenedJson::from_raw(&raw), sender })
+}
+
+/// Builds the shared room context for [`evaluate_prepared`].
+pub fn prepare_room(room: &PushRoom<'_>) -> Result<PreparedRoom, String> {
+    let room_id = OwnedRoomId::try_from(room.room_id).map_err(|e| e.to_string())?;
+    let member_count = UInt::try_from(room.member_count).unwrap_or(UInt::MAX);
+    let power_levels = room
+        .power_levels
+        .and_then(|content| serde_json::from_value::<RoomPowerLevelsEventContent>(content.clone()).ok())
+        .map(|content| {
+            let creators: Vec<OwnedUserId> =
+                room.creators.iter().filter_map(|c| OwnedUserId::try_from(c.as_str()).ok()).collect();
+            RoomPowerLevels::new(RoomPowerLevelsSource::Original(content), &room.version.rules.authorization, creators)
+                .into()
+        });
+    Ok(PreparedRoom { room_id, member_count, power_levels })
+}
+
+/// Evaluates one user's ruleset against a prepared event: the first rule
+/// that applies decides, as `Ruleset::get_actions` would, without
+/// flattening the event again for every member.
+pub async fn evaluate_prepared(
+    ruleset: &Ruleset,
+    event: &PreparedEvent,
+    room: &PreparedRoom,
+    user_id: &str,
+    display_name: &str,
+) -> Result<PushOutcome, String> {
+    if event.sender == user_id {
+        return Ok(PushOutcome::default());
+    }
+    let user = OwnedUserId::try_from(user_id).map_err(|e| e.to_string())?;
+    let mut context = PushConditionRoomCtx::new(room.room_id.clone(), room.member_count, user, display_name.to_owned());
+    if let Some(levels) = &room.power_levels {
+        context = context.with_power_levels(levels.clone());
+    }
+    for rule in ruleset.iter() {
+        if rule.applies(&event.flat, &context).await {
+            let actions = rule.actions();
+            return Ok(PushOutcome {
+                notify: actions.iter().any(Action::should_notify),
+                highlight: actions.iter().any(Action::is_highlight),
+            });
+        }
+    }
+    Ok(PushOutcome::default())
+}
+
 /// Evaluates `ruleset` (of `user_id`, shown as `display_name`) against a
 /// client-format event.
 pub async fn evaluate(
@@ -51,25 +119,7 @@ pub async fn evaluate(
     user_id: &str,
     display_name: &str,
 ) -> Result<PushOutcome, String> {
-    let room_id = OwnedRoomId::try_from(room.room_id).map_err(|e| e.to_string())?;
-    let user = OwnedUserId::try_from(user_id).map_err(|e| e.to_string())?;
-    let count = UInt::try_from(room.member_count).unwrap_or(UInt::MAX);
-    let mut context = PushConditionRoomCtx::new(room_id, count, user, display_name.to_owned());
-    if let Some(content) = room.power_levels
-        && let Ok(content) = serde_json::from_value::<RoomPowerLevelsEventContent>(content.clone())
-    {
-        let creators: Vec<OwnedUserId> =
-            room.creators.iter().filter_map(|c| OwnedUserId::try_from(c.as_str()).ok()).collect();
-        let levels =
-            RoomPowerLevels::new(RoomPowerLevelsSource::Original(content), &room.version.rules.authorization, creators);
-        context = context.with_power_levels(levels.into());
-    }
-    let raw = Raw::new(event).map_err(|e| e.to_string())?;
-    let actions = ruleset.get_actions(&raw, &context).await;
-    Ok(PushOutcome {
-        notify: actions.iter().any(Action::should_notify),
-        highlight: actions.iter().any(Action::is_highlight),
-    })
+    evaluate_prepared(ruleset, &prepare_event(event)?, &prepare_room(room)?, user_id, display_name).await
 }
 
 /// Parses a rule kind from the URL.

@@ -88,16 +88,21 @@ impl Services {
         sender: &str,
         client_event: &Value,
     ) -> Result<Vec<MemberAction>> {
+        // One pass over the member events: who is joined (for the member
+        // count) and which of them are local users to evaluate.
         let mut members = Vec::new();
+        let mut joined = 0u64;
+        let local_suffix = format!(":{}", self.server_name());
         for ((event_type, user_id), entry) in &state.current {
-            if event_type != "m.room.member" || user_id == sender {
+            if event_type != "m.room.member" {
                 continue;
             }
             let content = entry.pdu.content_value();
             if content.get("membership").and_then(Value::as_str) != Some("join") {
                 continue;
             }
-            if !user_id.ends_with(&format!(":{}", self.server_name())) {
+            joined += 1;
+            if user_id == sender || !user_id.ends_with(&local_suffix) {
                 continue;
             }
             let name = content.get("displayname").and_then(Value::as_str).map(str::to_owned);
@@ -114,14 +119,6 @@ impl Services {
                 creators.extend(extra.iter().filter_map(Value::as_str).map(str::to_owned));
             }
         }
-        let joined = u64::try_from(
-            state
-                .current
-                .iter()
-                .filter(|((t, _), e)| t == "m.room.member" && e.pdu.content_value()["membership"] == "join")
-                .count(),
-        )
-        .unwrap_or(0);
         let room = PushRoom {
             room_id: &state.room_id,
             member_count: joined,
