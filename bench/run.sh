@@ -12,116 +12,28 @@
 # in target/release.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_DIR=$ROOT/bench
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 STARTUP_RUNS=${STARTUP_RUNS:-7}
 IDLE_WAIT=${IDLE_WAIT:-5}
 LOGINS=${LOGINS:-10}
 CONCURRENCY=${CONCURRENCY:-"1 16"}
-SYNAPSE_VERSION=${SYNAPSE_VERSION:-1.163.2}
 SYNAPSE_PORT=${SYNAPSE_PORT:-8480}
 TRELLIS_PORT=${TRELLIS_PORT:-8481}
 SERVERS=${SERVERS:-"synapse trellis"}
-VENV=$BENCH_DIR/.venv
 BENCH_USER=bench
 BENCH_PASSWORD=benchpass
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench.XXXXXX")
-RESULTS=$WORK/results
-mkdir -p "$RESULTS"
-PIDS=()
-T0=$SECONDS
-
-log() { printf '\n== %s\n' "$*" >&2; }
-
-cleanup() {
-    local status=$?
-    for pid in "${PIDS[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    if [[ ${KEEP:-0} == 1 || $status != 0 ]]; then
-        echo "work folder kept: $WORK (configs, server logs, JSON results)" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_free() {
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-        echo "port $1 is already in use on 127.0.0.1; stop what listens there or set ${2}_PORT" >&2
-        exit 1
-    fi
-}
+bench_init trellis-bench
 
 # ---------------------------------------------------------------- build
-TRELLIS=$TARGET_DIR/release/trellis
-TB=$TARGET_DIR/release/trellis-bench
-if [[ ${BUILD:-1} == 0 ]]; then
-    log "BUILD=0: using the binaries already in $TARGET_DIR/release"
-    for binary in "$TRELLIS" "$TB"; do
-        [[ -x $binary ]] || { echo "$binary is missing; run without BUILD=0" >&2; exit 1; }
-    done
-else
-    log "building trellis and trellis-bench (release)"
-    (cd "$ROOT" && cargo build --release -p trellis -p trellis-bench)
-fi
-BUILD_SECONDS=$((SECONDS - T0))
+bench_build
 
 # ---------------------------------------------------------------- synapse venv
-if ! "$VENV/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; then
-    log "installing matrix-synapse==$SYNAPSE_VERSION into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
-fi
-PY=$VENV/bin/python
-
-# Edits a homeserver.yaml in place: loosened rate limits (and, for Synapse,
-# the listener and registration settings). PyYAML comes with Synapse.
-edit_config() { # file kind port
-    "$PY" - "$@" <<'EOF'
-import sys, yaml
-path, kind, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with open(path) as f:
-    c = yaml.safe_load(f)
-def big():  # a fresh dict each time, so that the YAML has no anchors
-    return {"per_second": 1000000, "burst_count": 1000000}
-c["rc_login"] = {"address": big(), "account": big(), "failed_attempts": big()}
-c["rc_registration"] = big()
-if kind == "synapse":
-    listener = c["listeners"][0]
-    listener["port"] = port
-    listener["bind_addresses"] = ["127.0.0.1"]
-    c["trusted_key_servers"] = []
-    c["suppress_key_server_warning"] = True
-    c["enable_registration"] = True
-    c["enable_registration_without_verification"] = True
-    c["report_stats"] = False
-    for key in ["rc_message", "rc_registration_token_validity", "rc_admin_redaction", "rc_joins_per_room",
-                "rc_3pid_validation", "rc_third_party_invite", "rc_media_create", "rc_room_creation",
-                "rc_reports", "rc_delayed_event_mgmt"]:
-        c[key] = big()
-    c["rc_joins"] = {"local": big(), "remote": big()}
-    c["rc_invites"] = {"per_room": big(), "per_user": big(), "per_issuer": big()}
-    c["rc_presence"] = {"per_user": big()}
-    c["rc_federation"] = {"window_size": 1000, "sleep_limit": 100000, "sleep_delay": 1,
-                          "reject_limit": 100000, "concurrent": 100000}
-with open(path, "w") as f:
-    yaml.safe_dump(c, f, sort_keys=False)
-EOF
-}
-
-config_value() { # file key
-    "$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
+bench_venv
 
 # ---------------------------------------------------------------- configs
 SYN_DIR=$WORK/synapse
@@ -199,11 +111,7 @@ done
 
 # ---------------------------------------------------------------- report
 log "results"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
-echo "load average before the report: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "trellis: $("$TRELLIS" --version) (commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $(rustc --version)"
-# (synapse.__version__ would add the git state of this repository, which holds the venv)
-echo "synapse: $("$PY" -c 'import importlib.metadata as m; print(m.version("matrix-synapse"))') on $("$PY" --version)"
+describe_machine
 echo "whoami: ${WARMUP}s warm-up + ${DURATION}s per run; start-up: median of $STARTUP_RUNS; idle waits ${IDLE_WAIT}s"
 echo
 concurrency_list=$(echo "$CONCURRENCY" | tr ' ' ',')

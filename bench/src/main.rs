@@ -7,7 +7,10 @@
 //! token), `whoami` (keep-alive load on `GET /account/whoami`: throughput,
 //! exact latency percentiles, server CPU per request) and `report` (the
 //! side-by-side table from the JSON each measurement writes). `bench/run.sh`
-//! strings them together; see docs/development/benchmarks.md.
+//! strings them together. `rooms` (message sends, sync wake-up, initial
+//! sync, /messages against one running server) and `rooms-report` are the
+//! room benchmark that `bench/rooms.sh` drives. See
+//! docs/development/benchmarks.md.
 
 // A command-line tool: its output is the point.
 #![allow(clippy::print_stdout)]
@@ -15,6 +18,8 @@
 mod http;
 mod procfs;
 mod report;
+mod rooms;
+mod rooms_report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -50,6 +55,11 @@ enum Cmd {
     Whoami(WhoamiArgs),
     /// Print the side-by-side table from the JSON results in a folder.
     Report(report::ReportArgs),
+    /// The room benchmark against one running server: send throughput and
+    /// latency, CPU per message, sync wake-up, initial sync, /messages, RSS.
+    Rooms(Box<rooms::RoomsArgs>),
+    /// Print the room benchmark's side-by-side table.
+    RoomsReport(rooms_report::RoomsReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +167,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Login(args) => login(&args),
         Cmd::Whoami(args) => whoami(&args),
         Cmd::Report(args) => report::run(&args),
+        Cmd::Rooms(args) => rooms::run(&args),
+        Cmd::RoomsReport(args) => rooms_report::run(&args),
     }
 }
 
