@@ -16,6 +16,8 @@ use crate::config::{Config, ListenerType};
 use crate::router;
 use crate::service::Services;
 
+/// How often the SQLite write-ahead log is checkpointed.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
 /// How often last-seen data is written to the database.
 const ACTIVITY_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// How often expired sessions and tokens are cleaned up.
@@ -177,6 +179,21 @@ fn spawn_background(services: &Arc<Services>, stop: &CancellationToken, tasks: &
                 _ = tick.tick() => {
                     if let Err(err) = flusher.activity.flush(&flusher.storage).await {
                         tracing::warn!(%err, "could not save device activity");
+                    }
+                }
+            }
+        }
+    });
+    let checkpointer = services.clone();
+    let stop_checkpoint = stop.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+        loop {
+            tokio::select! {
+                () = stop_checkpoint.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(err) = checkpointer.storage.checkpoint().await {
+                        tracing::warn!(%err, "checkpoint failed");
                     }
                 }
             }

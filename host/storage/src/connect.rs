@@ -50,6 +50,8 @@ pub struct PoolStats {
 #[derive(Clone, Debug)]
 pub struct Storage {
     backend: Backend,
+    /// Resolved state groups (immutable, so never invalidated).
+    pub(crate) state_cache: std::sync::Arc<crate::state::StateGroupCache>,
     /// Pool used for statements that write.
     pub(crate) write: AnyPool,
     /// Pool used for read-only statements.
@@ -74,7 +76,7 @@ impl Storage {
                 // readers never see a half-migrated schema.
                 migrate::run(&write, Backend::Sqlite).await?;
                 let read = sqlite_pool(options, settings.max_connections.max(1), synchronous).await?;
-                Self { backend: Backend::Sqlite, write, read }
+                Self { backend: Backend::Sqlite, write, read, state_cache: Default::default() }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -83,7 +85,7 @@ impl Storage {
                     .connect_with(options)
                     .await?;
                 migrate::run(&pool, Backend::Postgres).await?;
-                Self { backend: Backend::Postgres, write: pool.clone(), read: pool }
+                Self { backend: Backend::Postgres, write: pool.clone(), read: pool, state_cache: Default::default() }
             }
         };
         Ok(storage)
@@ -98,6 +100,16 @@ impl Storage {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+
+    /// Copies the SQLite write-ahead log back into the database without
+    /// waiting for readers or writers (a no-op on PostgreSQL).
+    pub async fn checkpoint(&self) -> StorageResult<()> {
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.read.acquire().await?;
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
+        }
+        Ok(())
     }
 
     /// Pool sizes for the metrics endpoint: (writer, reader).
@@ -119,9 +131,15 @@ async fn sqlite_pool(
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
+                // temp_store: statement journals of multi-row writes stay in
+                // memory. wal_autocheckpoint: checkpoints run from a
+                // background task (Storage::checkpoint) instead of inside
+                // whichever request's commit crosses the threshold; the high
+                // limit is only a safety net should that task stop.
                 let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA busy_timeout = 10000; PRAGMA synchronous = {synchronous};"
+                     PRAGMA busy_timeout = 10000; PRAGMA synchronous = {synchronous}; \
+                     PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 20000;"
                 );
                 conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                 Ok(())

@@ -548,3 +548,27 @@ impl Storage {
             .await?)
     }
 }
+
+impl Storage {
+    /// (device, txn id) of each of `event_ids` that a local client sent.
+    pub async fn txns_of_events(
+        &self,
+        event_ids: &[String],
+    ) -> StorageResult<std::collections::HashMap<String, (String, String)>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in event_ids.chunks(200) {
+            let sql = format!(
+                "SELECT event_id, device_id, txn_id FROM event_txn_ids WHERE event_id IN ({})",
+                crate::sql::placeholders(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                out.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -6,6 +6,7 @@
 //! short by starting a new snapshot once a chain reaches a bound.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use sqlx::Row;
 
@@ -16,6 +17,30 @@ pub type StateKey = (String, String);
 
 /// A room state: which event holds each `(type, state_key)`.
 pub type StateMap = HashMap<StateKey, String>;
+
+/// Most resolved groups kept; the cache starts over beyond this.
+const STATE_CACHE_LIMIT: usize = 20_000;
+
+/// Resolved state groups. Groups never change once written, so entries
+/// never go stale; the cache only has to stay bounded.
+#[derive(Debug, Default)]
+pub struct StateGroupCache {
+    groups: Mutex<HashMap<i64, Arc<StateMap>>>,
+}
+
+impl StateGroupCache {
+    fn get(&self, group: i64) -> Option<Arc<StateMap>> {
+        self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&group).cloned()
+    }
+
+    fn put(&self, group: i64, state: Arc<StateMap>) {
+        let mut groups = self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if groups.len() >= STATE_CACHE_LIMIT {
+            groups.clear();
+        }
+        groups.insert(group, state);
+    }
+}
 
 /// Stores a new state group and returns its id. With `prev_group`, the
 /// entries are a delta against it; without, a full snapshot.
@@ -72,10 +97,24 @@ pub async fn set_current(
 impl Storage {
     /// The full state of a group, following its delta chain.
     pub async fn state_group(&self, group: i64) -> StorageResult<StateMap> {
+        Ok((*self.resolved_state_group(group).await?).clone())
+    }
+
+    /// The full state of a group, shared: resolved from the nearest cached
+    /// ancestor (or the snapshot) and cached on the way back.
+    pub async fn resolved_state_group(&self, group: i64) -> StorageResult<Arc<StateMap>> {
+        if let Some(hit) = self.state_cache.get(group) {
+            return Ok(hit);
+        }
         let mut conn = self.read.acquire().await?;
         let mut chain = Vec::new();
+        let mut base = None;
         let mut next = Some(group);
         while let Some(id) = next {
+            if let Some(hit) = self.state_cache.get(id) {
+                base = Some(hit);
+                break;
+            }
             chain.push(id);
             next = sqlx::query_scalar::<_, Option<i64>>("SELECT prev_group FROM state_groups WHERE id = $1")
                 .bind(id)
@@ -83,7 +122,8 @@ impl Storage {
                 .await?
                 .flatten();
         }
-        let mut state = StateMap::new();
+        let mut state: StateMap = base.map(|b| (*b).clone()).unwrap_or_default();
+        let mut resolved = Arc::new(state.clone());
         // Oldest first, so that newer deltas overwrite older entries.
         for id in chain.iter().rev() {
             let rows =
@@ -94,8 +134,10 @@ impl Storage {
             for row in rows {
                 state.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
             }
+            resolved = Arc::new(state.clone());
+            self.state_cache.put(*id, resolved.clone());
         }
-        Ok(state)
+        Ok(resolved)
     }
 
     /// The chain length of a group (0 for a snapshot).
@@ -135,39 +177,15 @@ impl Storage {
 }
 
 impl Storage {
-    /// Looks up a few `(type, state_key)` entries in a group, following its
-    /// delta chain only until each is found.
+    /// Looks up a few `(type, state_key)` entries in a group.
     pub async fn state_group_lookup(&self, group: i64, keys: &[(&str, &str)]) -> StorageResult<StateMap> {
-        let mut conn = self.read.acquire().await?;
-        let mut found = StateMap::new();
-        let mut next = Some(group);
-        while let Some(id) = next {
-            for (event_type, state_key) in keys {
-                let key = ((*event_type).to_owned(), (*state_key).to_owned());
-                if found.contains_key(&key) {
-                    continue;
-                }
-                let event_id: Option<String> = sqlx::query_scalar(
-                    "SELECT event_id FROM state_group_entries WHERE state_group = $1 AND event_type = $2 AND state_key = $3",
-                )
-                .bind(id)
-                .bind(*event_type)
-                .bind(*state_key)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if let Some(event_id) = event_id {
-                    found.insert(key, event_id);
-                }
-            }
-            if found.len() == keys.len() {
-                break;
-            }
-            next = sqlx::query_scalar::<_, Option<i64>>("SELECT prev_group FROM state_groups WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .flatten();
-        }
-        Ok(found)
+        let state = self.resolved_state_group(group).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|(t, k)| {
+                let key = ((*t).to_owned(), (*k).to_owned());
+                state.get(&key).map(|id| (key, id.clone()))
+            })
+            .collect())
     }
 }

@@ -26,6 +26,9 @@ use trellis_events::ServerKey;
 
 pub use writer::RoomState;
 
+/// A state group's `history_visibility` and one user's membership in it.
+pub(crate) type VisibilityFacts = (String, Option<String>);
+
 /// In-memory room machinery shared by the room services.
 #[derive(Debug)]
 pub struct Rooms {
@@ -35,18 +38,40 @@ pub struct Rooms {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RoomState>>>>>,
     /// The newest persisted stream position; `/sync` waits on changes.
     pub notifier: watch::Sender<i64>,
+    /// History-visibility facts per (state group, user): the visibility
+    /// setting and the user's membership in that state. State groups never
+    /// change and redaction keeps both keys, so entries never go stale.
+    pub(crate) visibility: Mutex<HashMap<(i64, String), VisibilityFacts>>,
+    /// Rooms known to exist (rooms are never deleted).
+    known: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Rooms {
     /// The room machinery, with the stream position found at start-up.
     pub fn new(key: ServerKey, position: i64) -> Self {
-        Self { key, locks: Mutex::new(HashMap::new()), notifier: watch::channel(position).0 }
+        Self {
+            key,
+            locks: Mutex::new(HashMap::new()),
+            notifier: watch::channel(position).0,
+            visibility: Mutex::new(HashMap::new()),
+            known: Mutex::default(),
+        }
     }
 
     /// The lock of a room (created on first use).
     pub(crate) fn lock_of(&self, room_id: &str) -> Arc<tokio::sync::Mutex<Option<RoomState>>> {
         let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         locks.entry(room_id.to_owned()).or_default().clone()
+    }
+
+    /// Whether the room is known to exist.
+    pub fn is_known(&self, room_id: &str) -> bool {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(room_id)
+    }
+
+    /// Remembers that the room exists.
+    pub fn mark_known(&self, room_id: &str) {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(room_id.to_owned());
     }
 
     /// Tells waiting `/sync` requests that something new was persisted.

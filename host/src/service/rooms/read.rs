@@ -75,13 +75,24 @@ impl Services {
     /// The client view of a stored event for `viewer`: `unsigned` with
     /// `age`, the sender's own `transaction_id`, and `redacted_because`.
     pub async fn client_view(&self, row: &EventRow, viewer: Option<&Requester>) -> Result<Value> {
+        let txn = match viewer.filter(|v| v.user_id == row.sender) {
+            Some(viewer) => self
+                .storage
+                .txn_of_event(&row.event_id)
+                .await?
+                .filter(|(_, device, _)| *device == viewer.device_id)
+                .map(|(_, _, txn)| txn),
+            None => None,
+        };
+        self.client_view_with_txn(row, txn).await
+    }
+
+    /// The client view with the transaction id already looked up.
+    async fn client_view_with_txn(&self, row: &EventRow, txn: Option<String>) -> Result<Value> {
         let json: PduJson = serde_json::from_str(&row.json).map_err(Error::internal)?;
         let mut unsigned = Map::new();
         unsigned.insert("age".into(), json!(now_ms().saturating_sub(row.origin_server_ts).max(0)));
-        if let Some(viewer) = viewer.filter(|v| v.user_id == row.sender)
-            && let Some((_, device, txn)) = self.storage.txn_of_event(&row.event_id).await?
-            && device == viewer.device_id
-        {
+        if let Some(txn) = txn {
             unsigned.insert("transaction_id".into(), json!(txn));
         }
         if let Some(redaction_id) = &row.redacted_by
@@ -96,9 +107,21 @@ impl Services {
     /// Client views of several events, with bundled aggregations.
     pub async fn client_views(&self, rows: &[EventRow], viewer: Option<&Requester>) -> Result<Vec<Value>> {
         let mut bundles = self.bundled_aggregations(rows, viewer).await?;
+        // One query for the transaction ids of the viewer's own events.
+        let mut txns = match viewer {
+            Some(viewer) => {
+                let own: Vec<String> =
+                    rows.iter().filter(|r| r.sender == viewer.user_id).map(|r| r.event_id.clone()).collect();
+                let mut found = self.storage.txns_of_events(&own).await?;
+                found.retain(|_, (device, _)| *device == viewer.device_id);
+                found
+            }
+            None => Default::default(),
+        };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut event = self.client_view(row, viewer).await?;
+            let txn = txns.remove(&row.event_id).map(|(_, txn)| txn);
+            let mut event = self.client_view_with_txn(row, txn).await?;
             if let Some(bundle) = bundles.remove(&row.event_id) {
                 event["unsigned"]["m.relations"] = Value::Object(bundle);
             }

@@ -25,9 +25,14 @@ fn check_type(event_type: &str) -> Result<()> {
 
 impl Services {
     async fn ensure_room(&self, room_id: &str) -> Result<()> {
+        // Rooms are never deleted, so one that was seen once still exists.
+        if self.rooms.is_known(room_id) {
+            return Ok(());
+        }
         if self.storage.room(room_id).await?.is_none() {
             return Err(Error::not_found("Unknown room"));
         }
+        self.rooms.mark_known(room_id);
         Ok(())
     }
 

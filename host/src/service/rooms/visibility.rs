@@ -26,7 +26,43 @@ pub fn may_see(visibility: &str, membership_then: Option<&str>, membership_now: 
     }
 }
 
+/// Most cached (group, user) visibility facts before the cache starts over.
+const VISIBILITY_CACHE_LIMIT: usize = 50_000;
+
 impl Services {
+    /// The history visibility and the user's membership in a state group.
+    async fn visibility_facts(&self, group: i64, user_id: &str) -> Result<(String, Option<String>)> {
+        let key = (group, user_id.to_owned());
+        if let Some(hit) = self.rooms.visibility.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Ok(hit.clone());
+        }
+        let found = self
+            .storage
+            .state_group_lookup(group, &[("m.room.history_visibility", ""), ("m.room.member", user_id)])
+            .await?;
+        let mut visibility = "shared".to_owned();
+        let mut membership = None;
+        let ids: Vec<String> = found.values().cloned().collect();
+        for row in self.storage.events_by_id(&ids).await? {
+            let json: Value = serde_json::from_str(&row.json).map_err(Error::internal)?;
+            let content = &json["content"];
+            if row.event_type == "m.room.history_visibility" {
+                if let Some(v) = content.get("history_visibility").and_then(Value::as_str) {
+                    v.clone_into(&mut visibility);
+                }
+            } else {
+                membership = content.get("membership").and_then(Value::as_str).map(str::to_owned);
+            }
+        }
+        let facts = (visibility, membership);
+        let mut cache = self.rooms.visibility.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VISIBILITY_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, facts.clone());
+        Ok(facts)
+    }
+
     /// Keeps the events `user_id` may see, in the given order.
     pub async fn filter_visible(&self, user_id: &str, room_id: &str, events: Vec<EventRow>) -> Result<Vec<EventRow>> {
         let now = self.storage.membership(room_id, user_id).await?.map(|m| m.membership);
@@ -38,29 +74,15 @@ impl Services {
                 continue;
             }
             let Some(group) = event.state_group else { continue };
-            if let std::collections::hash_map::Entry::Vacant(e) = decisions.entry(group) {
-                let found = self
-                    .storage
-                    .state_group_lookup(group, &[("m.room.history_visibility", ""), ("m.room.member", user_id)])
-                    .await?;
-                let mut visibility = "shared".to_owned();
-                let mut membership = None;
-                let ids: Vec<String> = found.values().cloned().collect();
-                for row in self.storage.events_by_id(&ids).await? {
-                    let json: Value = serde_json::from_str(&row.json).map_err(Error::internal)?;
-                    let content = &json["content"];
-                    if row.event_type == "m.room.history_visibility" {
-                        if let Some(v) = content.get("history_visibility").and_then(Value::as_str) {
-                            v.clone_into(&mut visibility);
-                        }
-                    } else {
-                        membership = content.get("membership").and_then(Value::as_str).map(str::to_owned);
-                    }
+            let (visibility, then) = match decisions.get(&group) {
+                Some(facts) => facts.clone(),
+                None => {
+                    let facts = self.visibility_facts(group, user_id).await?;
+                    decisions.insert(group, facts.clone());
+                    facts
                 }
-                e.insert((visibility, membership));
-            }
-            let (visibility, then) = &decisions[&group];
-            if may_see(visibility, then.as_deref(), now.as_deref()) {
+            };
+            if may_see(&visibility, then.as_deref(), now.as_deref()) {
                 out.push(event);
             }
         }
