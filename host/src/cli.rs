@@ -112,16 +112,10 @@ fn secret() -> String {
     (0..48).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
-/// Loads the config and starts logging: on a background writer for the
-/// server (the guard must live until exit), directly for one-shot commands.
-fn load_config(path: &Path, background_logs: bool) -> anyhow::Result<(config::Config, Option<LogGuard>)> {
+/// Loads the config and starts logging.
+fn load_config(path: &Path) -> anyhow::Result<config::Config> {
     let loaded = config::load(path)?;
-    let guard = if background_logs {
-        Some(crate::logging::init_background(&loaded.config.log_filter()))
-    } else {
-        crate::logging::init(&loaded.config.log_filter());
-        None
-    };
+    crate::logging::init(&loaded.config.log_filter());
     for key in &loaded.ignored_keys {
         tracing::info!(key = %key, "config key not used by Trellis; ignored");
     }
@@ -132,10 +126,8 @@ fn load_config(path: &Path, background_logs: bool) -> anyhow::Result<(config::Co
             }
         }
     }
-    Ok((loaded.config, guard))
+    Ok(loaded.config)
 }
-
-type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
 async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let path = match config_path {
@@ -149,7 +141,7 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             path
         }
     };
-    let (config, _log_guard) = load_config(&path, true)?;
+    let config = load_config(&path)?;
     let server = crate::server::start(config).await?;
     let stop = server.stop_token();
     tokio::spawn(async move {
@@ -180,7 +172,7 @@ async fn wait_for_signal() {
 }
 
 async fn register_user(config_path: &Path, user: &str, password: &str, admin: bool) -> anyhow::Result<()> {
-    let (config, _) = load_config(config_path, false)?;
+    let config = load_config(config_path)?;
     let services = crate::server::build_services(config).await?;
     let localpart = user.to_lowercase();
     let account = NewAccount {

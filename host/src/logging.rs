@@ -15,25 +15,6 @@ pub fn init(filter: &str) {
         .try_init();
 }
 
-/// Like [`init`], but log lines are written to stderr by a background
-/// thread, so that a request never waits on a `write(2)` of its access-log
-/// line. Keep the returned guard alive until exit: dropping it flushes.
-pub fn init_background(filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        // Never drop lines: when the buffer is full, callers wait. The
-        // default buffer (128k lines) is allocated up front and costs ~4 MB
-        // of resident memory; 8k lines absorb any burst a request makes.
-        .lossy(false)
-        .buffered_lines_limit(8192)
-        .finish(std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(parse(filter))
-        .with_writer(writer)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-    guard
-}
-
 /// ruma instruments hot inner functions (push-rule evaluation, JSON
 /// flattening) with INFO-level spans; at the default level they cost more
 /// than the work itself. They stay quiet unless the filter names ruma.
