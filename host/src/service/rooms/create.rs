@@ -66,17 +66,6 @@ pub struct CreateRoom {
     pub power_level_content_override: Option<Map<String, Value>>,
 }
 
-fn state(sender: &str, event_type: &str, state_key: &str, content: Value) -> LocalEvent {
-    LocalEvent {
-        sender: sender.to_owned(),
-        event_type: event_type.to_owned(),
-        state_key: Some(state_key.to_owned()),
-        content,
-        redacts: None,
-        txn: None,
-    }
-}
-
 impl Services {
     /// Creates a room and returns its id.
     pub async fn create_room(self: &Arc<Self>, requester: &Requester, request: CreateRoom) -> Result<String> {
@@ -137,20 +126,7 @@ impl Services {
     ) -> Result<String> {
         let trusted = preset == "trusted_private_chat";
         let v12 = version.privileges_creators();
-        let room_id = if version.room_id_from_create_event() {
-            String::new()
-        } else {
-            ruma::RoomId::new_v1(<&ruma::ServerName>::try_from(self.server_name()).map_err(Error::internal)?)
-                .to_string()
-        };
-        let mut room = RoomState {
-            room_id,
-            version: version.clone(),
-            current: Default::default(),
-            state_group: None,
-            chain_length: 0,
-            extremities: Vec::new(),
-        };
+        let mut room = RoomState::new_room(version, self.server_name())?;
 
         let mut create = request.creation_content.clone().unwrap_or_default();
         create.insert("room_version".into(), json!(version.id.as_str()));
@@ -162,7 +138,8 @@ impl Services {
         if v12 && trusted && !request.invite.is_empty() {
             create.insert("additional_creators".into(), json!(request.invite));
         }
-        self.persist_with_state(&mut room, state(sender, "m.room.create", "", Value::Object(create))).await?;
+        self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.create", "", Value::Object(create)))
+            .await?;
 
         let profile = self.storage.profile(sender).await?.unwrap_or_default();
         let mut member = json!({"membership": "join"});
@@ -172,7 +149,7 @@ impl Services {
         if let Some(url) = profile.avatar_url {
             member["avatar_url"] = json!(url);
         }
-        self.persist_with_state(&mut room, state(sender, "m.room.member", sender, member)).await?;
+        self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.member", sender, member)).await?;
 
         let invite_level = if preset == "public_chat" { 50 } else { 0 };
         let mut power = default_content((!v12).then_some(sender), invite_level, v12);
@@ -186,24 +163,30 @@ impl Services {
                 map.insert(key.clone(), value.clone());
             }
         }
-        self.persist_with_state(&mut room, state(sender, "m.room.power_levels", "", power)).await?;
+        self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.power_levels", "", power)).await?;
 
         if let Some(alias) = &alias {
-            self.persist_with_state(&mut room, state(sender, "m.room.canonical_alias", "", json!({"alias": alias})))
-                .await?;
+            self.persist_with_state(
+                &mut room,
+                LocalEvent::state(sender, "m.room.canonical_alias", "", json!({"alias": alias})),
+            )
+            .await?;
         }
         let join_rule = if preset == "public_chat" { "public" } else { "invite" };
-        self.persist_with_state(&mut room, state(sender, "m.room.join_rules", "", json!({"join_rule": join_rule})))
-            .await?;
         self.persist_with_state(
             &mut room,
-            state(sender, "m.room.history_visibility", "", json!({"history_visibility": "shared"})),
+            LocalEvent::state(sender, "m.room.join_rules", "", json!({"join_rule": join_rule})),
+        )
+        .await?;
+        self.persist_with_state(
+            &mut room,
+            LocalEvent::state(sender, "m.room.history_visibility", "", json!({"history_visibility": "shared"})),
         )
         .await?;
         if preset != "public_chat" {
             self.persist_with_state(
                 &mut room,
-                state(sender, "m.room.guest_access", "", json!({"guest_access": "can_join"})),
+                LocalEvent::state(sender, "m.room.guest_access", "", json!({"guest_access": "can_join"})),
             )
             .await?;
         }
@@ -211,15 +194,21 @@ impl Services {
             if matches!(initial.event_type.as_str(), "m.room.create" | "m.room.member") {
                 continue;
             }
-            let event = state(sender, &initial.event_type, &initial.state_key, Value::Object(initial.content.clone()));
+            let event = LocalEvent::state(
+                sender,
+                &initial.event_type,
+                &initial.state_key,
+                Value::Object(initial.content.clone()),
+            );
             self.persist_with_state(&mut room, event).await?;
         }
         if let Some(name) = &request.name {
-            self.persist_with_state(&mut room, state(sender, "m.room.name", "", json!({"name": name}))).await?;
+            self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.name", "", json!({"name": name})))
+                .await?;
         }
         if let Some(topic) = &request.topic {
             let content = json!({"topic": topic, "m.topic": {"m.text": [{"body": topic}]}});
-            self.persist_with_state(&mut room, state(sender, "m.room.topic", "", content)).await?;
+            self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.topic", "", content)).await?;
         }
         for invitee in &request.invite {
             // A user who blocks invites is left out; the room still exists.
@@ -230,7 +219,7 @@ impl Services {
             if request.is_direct {
                 content["is_direct"] = json!(true);
             }
-            self.persist_with_state(&mut room, state(sender, "m.room.member", invitee, content)).await?;
+            self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.member", invitee, content)).await?;
         }
         let room_id = room.room_id.clone();
         let mut tx = self.storage.begin().await?;

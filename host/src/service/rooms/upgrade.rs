@@ -27,17 +27,6 @@ const COPIED_STATE: &[&str] = &[
     "m.room.server_acl",
 ];
 
-fn state_event(sender: &str, event_type: &str, state_key: &str, content: Value) -> LocalEvent {
-    LocalEvent {
-        sender: sender.to_owned(),
-        event_type: event_type.to_owned(),
-        state_key: Some(state_key.to_owned()),
-        content,
-        redacts: None,
-        txn: None,
-    }
-}
-
 impl Services {
     /// Upgrades a room; returns the replacement room's id.
     pub async fn upgrade_room(
@@ -86,20 +75,7 @@ impl Services {
         version: &RoomVersion,
         additional_creators: Vec<String>,
     ) -> Result<String> {
-        let room_id = if version.room_id_from_create_event() {
-            String::new()
-        } else {
-            ruma::RoomId::new_v1(<&ruma::ServerName>::try_from(self.server_name()).map_err(Error::internal)?)
-                .to_string()
-        };
-        let mut room = RoomState {
-            room_id,
-            version: version.clone(),
-            current: Default::default(),
-            state_group: None,
-            chain_length: 0,
-            extremities: Vec::new(),
-        };
+        let mut room = RoomState::new_room(version, self.server_name())?;
         let old_create = old.content("m.room.create", "");
         let mut create = Map::new();
         for key in ["m.federate", "type"] {
@@ -117,14 +93,15 @@ impl Services {
         if !additional_creators.is_empty() {
             create.insert("additional_creators".into(), json!(additional_creators));
         }
-        self.persist_with_state(&mut room, state_event(sender, "m.room.create", "", Value::Object(create))).await?;
+        self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.create", "", Value::Object(create)))
+            .await?;
 
         let mut member = old.content("m.room.member", sender);
         if let Some(map) = member.as_object_mut() {
             map.insert("membership".into(), json!("join"));
             map.remove("reason");
         }
-        self.persist_with_state(&mut room, state_event(sender, "m.room.member", sender, member)).await?;
+        self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.member", sender, member)).await?;
 
         let mut power = old.content("m.room.power_levels", "");
         if version.privileges_creators() {
@@ -142,12 +119,12 @@ impl Services {
             power["users"][sender] = json!(100);
         }
         if power.is_object() {
-            self.persist_with_state(&mut room, state_event(sender, "m.room.power_levels", "", power)).await?;
+            self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.power_levels", "", power)).await?;
         }
         for event_type in COPIED_STATE {
             let content = old.content(event_type, "");
             if content.is_object() {
-                self.persist_with_state(&mut room, state_event(sender, event_type, "", content)).await?;
+                self.persist_with_state(&mut room, LocalEvent::state(sender, event_type, "", content)).await?;
             }
         }
         let new_id = room.room_id.clone();
@@ -166,8 +143,11 @@ impl Services {
         }
         tx.commit().await.map_err(Error::internal)?;
         if canonical.get("alias").is_some() || canonical.get("alt_aliases").is_some() {
-            self.persist_with_state(&mut room, state_event(sender, "m.room.canonical_alias", "", canonical.clone()))
-                .await?;
+            self.persist_with_state(
+                &mut room,
+                LocalEvent::state(sender, "m.room.canonical_alias", "", canonical.clone()),
+            )
+            .await?;
         }
         *self.rooms.lock_of(&new_id).lock().await = Some(room);
 
@@ -180,11 +160,15 @@ impl Services {
         };
         let result = async {
             if canonical.get("alias").is_some() || canonical.get("alt_aliases").is_some() {
-                self.persist_with_state(&mut old_state, state_event(sender, "m.room.canonical_alias", "", json!({})))
-                    .await?;
+                self.persist_with_state(
+                    &mut old_state,
+                    LocalEvent::state(sender, "m.room.canonical_alias", "", json!({})),
+                )
+                .await?;
             }
             let tombstone = json!({"body": "This room has been replaced", "replacement_room": new_id});
-            self.persist_with_state(&mut old_state, state_event(sender, "m.room.tombstone", "", tombstone)).await?;
+            self.persist_with_state(&mut old_state, LocalEvent::state(sender, "m.room.tombstone", "", tombstone))
+                .await?;
             let mut power = old_state.content("m.room.power_levels", "");
             if power.is_object() {
                 let users_default = power.get("users_default").and_then(Value::as_i64).unwrap_or(0);
@@ -193,7 +177,8 @@ impl Services {
                     let current = power.get(key).and_then(Value::as_i64).unwrap_or(0);
                     power[key] = json!(current.max(restricted));
                 }
-                self.persist_with_state(&mut old_state, state_event(sender, "m.room.power_levels", "", power)).await?;
+                self.persist_with_state(&mut old_state, LocalEvent::state(sender, "m.room.power_levels", "", power))
+                    .await?;
             }
             Ok::<(), Error>(())
         }

@@ -77,7 +77,42 @@ pub struct Persisted {
     pub stream_ordering: i64,
 }
 
+impl LocalEvent {
+    /// A state event with no transaction id (server-made events such as
+    /// those of createRoom and upgrades).
+    pub fn state(sender: &str, event_type: &str, state_key: &str, content: Value) -> Self {
+        Self {
+            sender: sender.to_owned(),
+            event_type: event_type.to_owned(),
+            state_key: Some(state_key.to_owned()),
+            content,
+            redacts: None,
+            txn: None,
+        }
+    }
+}
+
 impl RoomState {
+    /// The state of a room about to be created on this server: a fresh
+    /// `!opaque:server` id, or none yet where the create event's id will
+    /// name the room (version 12).
+    pub fn new_room(version: &RoomVersion, server_name: &str) -> Result<Self> {
+        let room_id = if version.room_id_from_create_event() {
+            String::new()
+        } else {
+            let server = <&ruma::ServerName>::try_from(server_name).map_err(Error::internal)?;
+            ruma::RoomId::new_v1(server).to_string()
+        };
+        Ok(Self {
+            room_id,
+            version: version.clone(),
+            current: HashMap::new(),
+            state_group: None,
+            chain_length: 0,
+            extremities: Vec::new(),
+        })
+    }
+
     /// The parsed state event for `(type, state_key)`.
     pub fn get(&self, event_type: &str, state_key: &str) -> Option<&StateEntry> {
         self.current.get(&(event_type.to_owned(), state_key.to_owned()))
