@@ -161,8 +161,12 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
     let key = trellis_events::ServerKey::from_seed(&key.seed, &key.key_id).map_err(anyhow::Error::msg)?;
     let shared_secret = config.shared_secret()?;
     let storage = Storage::open(&config.database.settings()).await.context("cannot open the database")?;
-    let position = storage.max_stream_ordering().await?;
-    let rooms = crate::service::rooms::Rooms::new(key, position);
+    let positions = crate::service::rooms::StartPositions {
+        events: storage.max_stream_ordering().await?,
+        account_data: storage.max_account_data_position().await?,
+        receipts: storage.max_receipt_position().await?,
+    };
+    let rooms = crate::service::rooms::Rooms::new(key, positions);
     Ok(Services::new(config, storage, shared_secret, rooms))
 }
 

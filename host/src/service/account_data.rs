@@ -49,9 +49,10 @@ impl Services {
             return Err(Error::bad_json("Account data content must be a JSON object"));
         }
         let mut tx = self.storage.begin().await?;
-        trellis_storage::account_data::put(&mut tx, target, None, data_type, &content.to_string()).await?;
+        let position =
+            trellis_storage::account_data::put(&mut tx, target, None, data_type, &content.to_string()).await?;
         tx.commit().await.map_err(Error::internal)?;
-        self.rooms.poke();
+        self.rooms.account_data_written(position);
         Ok(())
     }
 }
@@ -105,9 +106,10 @@ impl Services {
             return Err(Error::bad_json("Account data content must be a JSON object"));
         }
         let mut tx = self.storage.begin().await?;
-        trellis_storage::account_data::put(&mut tx, target, Some(room_id), data_type, &content.to_string()).await?;
+        let position =
+            trellis_storage::account_data::put(&mut tx, target, Some(room_id), data_type, &content.to_string()).await?;
         tx.commit().await.map_err(Error::internal)?;
-        self.rooms.poke();
+        self.rooms.account_data_written(position);
         Ok(())
     }
 
@@ -153,9 +155,10 @@ impl Services {
             }
         }
         let mut tx = self.storage.begin().await?;
-        trellis_storage::account_data::put(&mut tx, target, Some(room_id), "m.tag", &tags.to_string()).await?;
+        let position =
+            trellis_storage::account_data::put(&mut tx, target, Some(room_id), "m.tag", &tags.to_string()).await?;
         tx.commit().await.map_err(Error::internal)?;
-        self.rooms.poke();
+        self.rooms.account_data_written(position);
         Ok(())
     }
 }

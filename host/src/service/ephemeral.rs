@@ -169,9 +169,9 @@ impl Services {
             ts: now_ms(),
         };
         let mut tx = self.storage.begin().await?;
-        receipts::upsert(&mut tx, &receipt).await?;
+        let position = receipts::upsert(&mut tx, &receipt).await?;
         tx.commit().await.map_err(Error::internal)?;
-        self.rooms.poke();
+        self.rooms.receipt_written(position);
         Ok(())
     }
 
@@ -185,10 +185,11 @@ impl Services {
         }
         let mut tx = self.storage.begin().await?;
         let content = json!({"event_id": event_id}).to_string();
-        trellis_storage::account_data::put(&mut tx, &requester.user_id, Some(room_id), "m.fully_read", &content)
-            .await?;
+        let position =
+            trellis_storage::account_data::put(&mut tx, &requester.user_id, Some(room_id), "m.fully_read", &content)
+                .await?;
         tx.commit().await.map_err(Error::internal)?;
-        self.rooms.poke();
+        self.rooms.account_data_written(position);
         Ok(())
     }
 
@@ -218,6 +219,7 @@ impl Services {
         requester: &Requester,
         room_id: &str,
         receipts_since: i64,
+        receipts_now: i64,
         typing_since: i64,
         initial: bool,
     ) -> Result<Vec<Value>> {
@@ -225,7 +227,12 @@ impl Services {
         if initial || self.typing.changed_since(room_id, typing_since) {
             events.push(json!({"type": "m.typing", "content": {"user_ids": self.typing.typing_users(room_id)}}));
         }
-        let rows = self.storage.receipts_since(room_id, if initial { 0 } else { receipts_since }).await?;
+        // No receipt was written since the token: nothing to look up.
+        let rows = if initial || receipts_since < receipts_now {
+            self.storage.receipts_since(room_id, if initial { 0 } else { receipts_since }).await?
+        } else {
+            Vec::new()
+        };
         let mut content: Map<String, Value> = Map::new();
         for row in rows {
             if row.receipt_type == "m.read.private" && row.user_id != requester.user_id {

@@ -62,14 +62,15 @@ impl Services {
     async fn save_ruleset(&self, user_id: &str, ruleset: Ruleset) -> Result<()> {
         let content = json!({"global": ruleset});
         let mut tx = self.storage.begin().await?;
-        trellis_storage::account_data::put(&mut tx, user_id, None, PUSH_RULES, &content.to_string()).await?;
+        let position =
+            trellis_storage::account_data::put(&mut tx, user_id, None, PUSH_RULES, &content.to_string()).await?;
         tx.commit().await.map_err(Error::internal)?;
         self.push_rules
             .rulesets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(user_id.to_owned(), Arc::new(ruleset));
-        self.rooms.poke();
+        self.rooms.account_data_written(position);
         Ok(())
     }
 

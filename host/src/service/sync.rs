@@ -210,11 +210,23 @@ impl Services {
             && membership.stream_ordering > since.events
             && self.membership_at(room_id, &requester.user_id, since.events).await?.as_deref() != Some("join");
         let after = if initial || newly_joined { 0 } else { since.events };
-        let (timeline_rows, limited) =
-            self.timeline_window(requester, room_id, after, now.events, limit, request).await?;
+        // Quiet rooms (no event since the token) need no timeline query.
+        let quiet = !initial && !newly_joined && self.room_last_event(room_id).await? <= since.events;
+        let (timeline_rows, limited) = if quiet {
+            (Vec::new(), false)
+        } else {
+            self.timeline_window(requester, room_id, after, now.events, limit, request).await?
+        };
         let ephemeral = if request.filter.room.ephemeral.allows_room(room_id) {
             let mut events = self
-                .ephemeral_events(requester, room_id, since.receipts, since.typing, initial || newly_joined)
+                .ephemeral_events(
+                    requester,
+                    room_id,
+                    since.receipts,
+                    now.receipts,
+                    since.typing,
+                    initial || newly_joined,
+                )
                 .await?;
             let filter = &request.filter.room.ephemeral;
             events.retain(|e| filter.allows(e["type"].as_str().unwrap_or_default(), "", room_id, None));
@@ -389,6 +401,17 @@ impl Services {
             },
             None => Ok(Default::default()),
         }
+    }
+
+    /// The stream position of a room's newest event (0 for none), from
+    /// memory when known.
+    async fn room_last_event(&self, room_id: &str) -> Result<i64> {
+        if let Some(position) = self.rooms.last_event(room_id) {
+            return Ok(position);
+        }
+        let position = self.storage.last_room_event_at(room_id, i64::MAX).await?.map_or(0, |e| e.stream_ordering);
+        self.rooms.set_last_event(room_id, position);
+        Ok(position)
     }
 
     /// A user's membership in a room as of a stream position.

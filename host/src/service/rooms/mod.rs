@@ -44,17 +44,39 @@ pub struct Rooms {
     pub(crate) visibility: Mutex<HashMap<(i64, String), VisibilityFacts>>,
     /// Rooms known to exist (rooms are never deleted).
     known: Mutex<std::collections::HashSet<String>>,
+    /// Newest account-data and receipt positions, kept in memory so that
+    /// `/sync` need not ask the database for them on every pass.
+    account_data_position: std::sync::atomic::AtomicI64,
+    receipt_position: std::sync::atomic::AtomicI64,
+    /// Stream position of each room's newest event, once looked up (kept
+    /// current by the writer), so that an incremental `/sync` can skip
+    /// quiet rooms without a query.
+    last_event: Mutex<HashMap<String, i64>>,
+}
+
+/// Stream positions found in the database at start-up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartPositions {
+    /// Newest event.
+    pub events: i64,
+    /// Newest account data.
+    pub account_data: i64,
+    /// Newest receipt.
+    pub receipts: i64,
 }
 
 impl Rooms {
     /// The room machinery, with the stream position found at start-up.
-    pub fn new(key: ServerKey, position: i64) -> Self {
+    pub fn new(key: ServerKey, positions: StartPositions) -> Self {
         Self {
             key,
             locks: Mutex::new(HashMap::new()),
-            notifier: watch::channel(position).0,
+            notifier: watch::channel(positions.events).0,
             visibility: Mutex::new(HashMap::new()),
             known: Mutex::default(),
+            account_data_position: positions.account_data.into(),
+            receipt_position: positions.receipts.into(),
+            last_event: Mutex::default(),
         }
     }
 
@@ -74,13 +96,47 @@ impl Rooms {
         self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(room_id.to_owned());
     }
 
+    /// The remembered newest event position of a room, if any.
+    pub fn last_event(&self, room_id: &str) -> Option<i64> {
+        self.last_event.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(room_id).copied()
+    }
+
+    /// Records a room's newest event position.
+    pub fn set_last_event(&self, room_id: &str, position: i64) {
+        let mut map = self.last_event.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = map.entry(room_id.to_owned()).or_insert(position);
+        *entry = (*entry).max(position);
+    }
+
     /// Tells waiting `/sync` requests that something new was persisted.
     pub fn notify(&self, position: i64) {
         self.notifier.send_modify(|current| *current = (*current).max(position));
     }
 
+    /// Records a committed account-data write and wakes `/sync`.
+    pub fn account_data_written(&self, position: i64) {
+        self.account_data_position.fetch_max(position, std::sync::atomic::Ordering::AcqRel);
+        self.poke();
+    }
+
+    /// Records a committed receipt and wakes `/sync`.
+    pub fn receipt_written(&self, position: i64) {
+        self.receipt_position.fetch_max(position, std::sync::atomic::Ordering::AcqRel);
+        self.poke();
+    }
+
+    /// Newest committed account-data position.
+    pub fn account_data_position(&self) -> i64 {
+        self.account_data_position.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Newest committed receipt position.
+    pub fn receipt_position(&self) -> i64 {
+        self.receipt_position.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Wakes waiting `/sync` requests without a new event position (for
-    /// streams such as account data).
+    /// streams such as typing).
     pub fn poke(&self) {
         self.notifier.send_modify(|_| {});
     }

@@ -345,6 +345,7 @@ impl Services {
             state.chain_length = chain_length;
         }
         state.extremities = vec![(event_id.clone(), depth)];
+        self.rooms.set_last_event(&state.room_id, stream_ordering);
         self.rooms.notify(stream_ordering);
         Ok(Persisted { event_id, stream_ordering })
     }
