@@ -153,13 +153,16 @@ fn postgres_url(args: &DatabaseArgs) -> String {
         url.push('@');
     }
     // A host starting with '/' is a Unix socket directory, which goes in
-    // the query string rather than the authority.
+    // the query string (where it overrides the authority's host; an empty
+    // authority host is refused by the URL parser once a user is given).
     let socket_dir = args.host.as_deref().filter(|h| h.starts_with('/'));
     if socket_dir.is_none() {
         url.push_str(args.host.as_deref().unwrap_or("localhost"));
         if let Some(port) = args.port {
             url.push_str(&format!(":{port}"));
         }
+    } else {
+        url.push_str("localhost");
     }
     url.push('/');
     let name = args.dbname.as_deref().or(args.database.as_deref()).unwrap_or("synapse");
@@ -210,7 +213,7 @@ mod tests {
             dbname: Some("trellis".into()),
             ..DatabaseArgs::default()
         };
-        assert_eq!(postgres_url(&args), "postgres:///trellis?host=%2Fvar%2Frun%2Fpostgresql");
+        assert_eq!(postgres_url(&args), "postgres://localhost/trellis?host=%2Fvar%2Frun%2Fpostgresql");
     }
 
     #[test]
