@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::de::DeserializeOwned;
 
-use crate::{RssResult, StartupResult, WhoamiResult, mib};
+use crate::whoami::WhoamiResult;
+use crate::{RssResult, StartupResult, mib};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
