@@ -220,3 +220,43 @@ async fn a_profile_change_is_not_a_new_join() {
     assert_eq!(room["timeline"]["events"].as_array().unwrap().len(), 1, "{room}");
     assert!(room["state"]["events"].as_array().unwrap().is_empty(), "no full state for a rename: {room}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_state_is_complete_even_while_the_room_is_being_read() {
+    // Regression: another user's sync read the room while createRoom was
+    // still adding its initial state, cached that half-made state, and the
+    // invitee's stripped state then lacked the room name.
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    for round in 0..5 {
+        let token = sync(&bob, None, "").await["next_batch"].as_str().unwrap().to_owned();
+        // Bob's long-poll is parked, so it wakes on the invite itself, while
+        // createRoom may still be finishing.
+        let parked = {
+            let bob = bob.clone();
+            tokio::spawn(async move {
+                bob.get(&format!("/_matrix/client/v3/sync?timeout=10000&since={}", encode(&token))).await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let reader = {
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    alice.get("/_matrix/client/v3/sync?timeout=0").await;
+                }
+            })
+        };
+        let name = format!("Room {round}");
+        let room_id = alice.create_room(json!({"name": name, "invite": ["@bob:localhost"]})).await;
+        reader.await.unwrap();
+        let (_, invited) = parked.await.unwrap();
+        let Some(state) = invited["rooms"]["invite"][&room_id]["invite_state"]["events"].as_array() else {
+            // The long-poll woke for an earlier event of the room; nothing to check this round.
+            continue;
+        };
+        let room_name = state.iter().find(|e| e["type"] == "m.room.name").map(|e| e["content"]["name"].clone());
+        assert_eq!(room_name, Some(json!(name)), "round {round}: {state:?}");
+    }
+}

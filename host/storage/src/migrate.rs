@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_search"),
     migration!(6, "0006_profiles_reports"),
     migration!(7, "0007_indexes"),
+    migration!(8, "0008_push_index"),
 ];
 
 /// The newest schema version this binary can write.

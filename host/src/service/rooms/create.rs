@@ -140,6 +140,11 @@ impl Services {
         }
         self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.create", "", Value::Object(create)))
             .await?;
+        // Hold the new room's lock until its initial state is complete: a
+        // reader (another user's /sync building invite state, say) would
+        // otherwise load and cache a half-made state from the database.
+        let lock = self.rooms.lock_of(&room.room_id);
+        let mut guard = lock.lock().await;
 
         let profile = self.storage.profile(sender).await?.unwrap_or_default();
         let mut member = json!({"membership": "join"});
@@ -230,7 +235,8 @@ impl Services {
             trellis_storage::rooms::insert_alias(&mut tx, alias, &room_id, sender).await?;
         }
         tx.commit().await.map_err(Error::internal)?;
-        *self.rooms.lock_of(&room_id).lock().await = Some(room);
+        *guard = Some(room);
+        drop(guard);
         Ok(room_id)
     }
 }

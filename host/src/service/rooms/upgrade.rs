@@ -95,6 +95,11 @@ impl Services {
         }
         self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.create", "", Value::Object(create)))
             .await?;
+        // Hold the new room's lock until its initial state is complete: a
+        // reader (another user's /sync building invite state, say) would
+        // otherwise load and cache a half-made state from the database.
+        let lock = self.rooms.lock_of(&room.room_id);
+        let mut guard = lock.lock().await;
 
         let mut member = old.content("m.room.member", sender);
         if let Some(map) = member.as_object_mut() {
@@ -149,7 +154,8 @@ impl Services {
             )
             .await?;
         }
-        *self.rooms.lock_of(&new_id).lock().await = Some(room);
+        *guard = Some(room);
+        drop(guard);
 
         // Tombstone the old room and quieten it.
         let lock = self.rooms.lock_of(old_id);
