@@ -142,32 +142,54 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         }
     };
     let config = load_config(&path)?;
+    // The handlers are installed before the server starts listening: a
+    // SIGTERM that arrives as soon as it listens must shut it down
+    // gracefully, not kill it with the default action.
+    let signals = Signals::install()?;
     let server = crate::server::start(config).await?;
     let stop = server.stop_token();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.wait().await;
         stop.cancel();
     });
     server.wait().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            tracing::error!("cannot install a SIGTERM handler");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("cannot install a SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("cannot install a SIGINT handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received"),
+            _ = self.int.recv() => tracing::info!("SIGINT received"),
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
