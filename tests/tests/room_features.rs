@@ -216,3 +216,33 @@ async fn upgrading_from_v12_to_an_older_version() {
     assert_eq!(alice.get(&rooms(new, "state/m.room.name/")).await.1["name"], "Twelve");
     assert_eq!(alice.get(&rooms(&old, "state/m.room.tombstone/")).await.1["replacement_room"], new);
 }
+
+#[tokio::test]
+async fn ignored_users_are_hidden() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    bob.join(&room_id).await;
+    let ignore = "/_matrix/client/v3/user/@bob:localhost/account_data/m.ignored_user_list";
+    assert_eq!(bob.put(ignore, &json!({"ignored_users": {"@alice:localhost": {}}})).await.0, 200);
+    let (_, first) = bob.get("/_matrix/client/v3/sync?timeout=0").await;
+    let token = first["next_batch"].as_str().unwrap().to_owned();
+    alice.send_text(&room_id, "can you hear me").await;
+    alice.put(&rooms(&room_id, "state/m.room.topic/"), &json!({"topic": "still visible"})).await;
+    let (_, page) = bob.get(&rooms(&room_id, "messages?dir=b&limit=50")).await;
+    assert!(!bodies(&page["chunk"]).contains(&"can you hear me".to_owned()));
+    assert!(page["chunk"].as_array().unwrap().iter().any(|e| e["type"] == "m.room.topic"), "state events stay");
+    let (_, next) = bob.get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", encode(&token))).await;
+    let timeline = &next["rooms"]["join"][&room_id]["timeline"]["events"];
+    assert!(bodies(timeline).is_empty(), "{timeline}");
+    // Invites from an ignored user are dropped too.
+    let other = alice.create_room(json!({"invite": ["@bob:localhost"]})).await;
+    let (_, later) = bob
+        .get(&format!("/_matrix/client/v3/sync?timeout=0&since={}", encode(next["next_batch"].as_str().unwrap())))
+        .await;
+    assert!(later["rooms"]["invite"].get(&other).is_none(), "{later}");
+    // Alice still sees everything.
+    let (_, hers) = alice.get(&rooms(&room_id, "messages?dir=b&limit=50")).await;
+    assert!(bodies(&hers["chunk"]).contains(&"can you hear me".to_owned()));
+}

@@ -157,6 +157,13 @@ impl Services {
                     }
                 }
                 "invite" if (initial || changed) && !self.invites_blocked(&requester.user_id).await? => {
+                    // Invites from ignored users are dropped.
+                    let inviter = self.storage.event(&membership.event_id).await?.map(|e| e.sender);
+                    if let Some(inviter) = inviter
+                        && self.ignored_users(&requester.user_id).await?.contains(&inviter)
+                    {
+                        continue;
+                    }
                     let stripped = self.stripped_state(&membership).await?;
                     invite.insert(membership.room_id.clone(), json!({"invite_state": {"events": stripped}}));
                 }

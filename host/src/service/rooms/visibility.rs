@@ -63,12 +63,31 @@ impl Services {
         Ok(facts)
     }
 
+    /// The users `user_id` ignores (`m.ignored_user_list` account data).
+    pub async fn ignored_users(&self, user_id: &str) -> Result<std::collections::HashSet<String>> {
+        let Some(text) = self.storage.account_data(user_id, None, "m.ignored_user_list").await? else {
+            return Ok(Default::default());
+        };
+        let value: Value = serde_json::from_str(&text).map_err(Error::internal)?;
+        Ok(value
+            .get("ignored_users")
+            .and_then(Value::as_object)
+            .map(|users| users.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
     /// Keeps the events `user_id` may see, in the given order.
     pub async fn filter_visible(&self, user_id: &str, room_id: &str, events: Vec<EventRow>) -> Result<Vec<EventRow>> {
         let now = self.storage.membership(room_id, user_id).await?.map(|m| m.membership);
+        let ignored = self.ignored_users(user_id).await?;
         let mut decisions: HashMap<i64, (String, Option<String>)> = HashMap::new();
         let mut out = Vec::with_capacity(events.len());
         for event in events {
+            // Messages from ignored users are never served; their state
+            // events are, since the room's state must stay whole.
+            if event.state_key.is_none() && ignored.contains(&event.sender) {
+                continue;
+            }
             if event.event_type == "m.room.member" && event.state_key.as_deref() == Some(user_id) {
                 out.push(event);
                 continue;
