@@ -57,6 +57,11 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
     })
 }
 
+/// Parses a body that must be a JSON object into `T`.
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    from_value(parse_object(bytes)?)
+}
+
 impl<T, S> FromRequest<S> for MatrixJson<T>
 where
     T: DeserializeOwned,
@@ -66,8 +71,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req, state).await?;
-        let value = parse_object(&bytes)?;
-        from_value(value).map(MatrixJson)
+        parse_body(&bytes).map(MatrixJson)
     }
 }
 
@@ -88,8 +92,7 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
-        let value = parse_object(&bytes)?;
-        from_value(value).map(|v| Self(Some(v)))
+        parse_body(&bytes).map(|v| Self(Some(v)))
     }
 }
 

@@ -25,6 +25,15 @@ fn valid_replacement(original: &EventRow, edit: &EventRow) -> bool {
         && content_of(edit).get("m.new_content").is_some_and(Value::is_object)
 }
 
+/// Parses an `r<stream position>` pagination token of `/relations` and
+/// `/threads`.
+fn parse_token(token: &str) -> Result<i64> {
+    token
+        .strip_prefix('r')
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(|| Error::invalid_param("Invalid from token"))
+}
+
 impl Services {
     /// `unsigned.m.relations` for each of `rows` that has any.
     pub async fn bundled_aggregations(
@@ -102,13 +111,7 @@ impl Services {
     ) -> Result<Value> {
         // The parent must be visible to the requester.
         self.get_room_event(requester, room_id, parent).await?;
-        let from = from
-            .map(|t| {
-                t.strip_prefix('r')
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .ok_or_else(|| Error::invalid_param("Invalid from token"))
-            })
-            .transpose()?;
+        let from = from.map(parse_token).transpose()?;
         let limit = i64::try_from(limit.clamp(1, 100)).unwrap_or(5);
         let mut rows = self.storage.relations_page(parent, rel_type, event_type, from, backwards, limit + 1).await?;
         let more = rows.len() > usize::try_from(limit).unwrap_or(5);
@@ -132,13 +135,7 @@ impl Services {
         limit: u64,
     ) -> Result<Value> {
         self.check_can_read_room(&requester.user_id, room_id).await?;
-        let before = from
-            .map(|t| {
-                t.strip_prefix('r')
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .ok_or_else(|| Error::invalid_param("Invalid from token"))
-            })
-            .transpose()?;
+        let before = from.map(parse_token).transpose()?;
         let limit = i64::try_from(limit.clamp(1, 100)).unwrap_or(5);
         let mut roots = Vec::new();
         let mut cursor = before;
