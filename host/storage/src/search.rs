@@ -44,34 +44,30 @@ pub async fn index_event(conn: &mut Connection, event: &SearchEntry<'_>) -> Stor
     // PostgreSQL text cannot hold NUL; a body with one must not fail the
     // event's whole transaction.
     let value = event.value.replace('\0', " ");
-    if is_postgres(conn) {
-        sqlx::query(
-            "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts, vector) \
-             VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('english', $7)) ON CONFLICT DO NOTHING",
-        )
+    let postgres = is_postgres(conn);
+    // PostgreSQL keeps the text's tsvector in the row; SQLite keeps the
+    // text in the FTS5 table, under the same rowid, written below.
+    let sql = if postgres {
+        "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts, vector) \
+         VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('english', $7)) ON CONFLICT DO NOTHING"
+    } else {
+        "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+    };
+    let mut insert = sqlx::query(sql)
         .bind(event.stream_ordering)
         .bind(event.event_id)
         .bind(event.room_id)
         .bind(event.sender)
         .bind(event.key)
-        .bind(event.origin_server_ts)
-        .bind(&value)
-        .execute(&mut *conn)
-        .await?;
+        .bind(event.origin_server_ts);
+    if postgres {
+        insert = insert.bind(value.clone());
+    }
+    let done = insert.execute(&mut *conn).await?;
+    if postgres {
         return Ok(());
     }
-    let done = sqlx::query(
-        "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(event.stream_ordering)
-    .bind(event.event_id)
-    .bind(event.room_id)
-    .bind(event.sender)
-    .bind(event.key)
-    .bind(event.origin_server_ts)
-    .execute(&mut *conn)
-    .await?;
     if done.rows_affected() == 1 {
         sqlx::query("INSERT INTO event_search_fts (rowid, value) VALUES ($1, $2)")
             .bind(event.stream_ordering)
