@@ -245,4 +245,8 @@ async fn ignored_users_are_hidden() {
     // Alice still sees everything.
     let (_, hers) = alice.get(&rooms(&room_id, "messages?dir=b&limit=50")).await;
     assert!(bodies(&hers["chunk"]).contains(&"can you hear me".to_owned()));
+    // Un-ignoring takes effect at once.
+    assert_eq!(bob.put(ignore, &json!({"ignored_users": {}})).await.0, 200);
+    let (_, page) = bob.get(&rooms(&room_id, "messages?dir=b&limit=50")).await;
+    assert!(bodies(&page["chunk"]).contains(&"can you hear me".to_owned()));
 }

@@ -52,6 +52,9 @@ impl Services {
         let position =
             trellis_storage::account_data::put(&mut tx, target, None, data_type, &content.to_string()).await?;
         tx.commit().await.map_err(Error::internal)?;
+        if data_type == super::rooms::visibility::IGNORED_USER_LIST {
+            self.rooms.ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(target);
+        }
         self.rooms.account_data_written(position);
         Ok(())
     }

@@ -52,6 +52,8 @@ pub struct Rooms {
     /// current by the writer), so that an incremental `/sync` can skip
     /// quiet rooms without a query.
     last_event: Mutex<HashMap<String, i64>>,
+    /// Each user's ignored users, once read (dropped when they change).
+    pub(crate) ignored: Mutex<HashMap<String, Arc<std::collections::HashSet<String>>>>,
 }
 
 /// Stream positions found in the database at start-up.
@@ -77,6 +79,7 @@ impl Rooms {
             account_data_position: positions.account_data.into(),
             receipt_position: positions.receipts.into(),
             last_event: Mutex::default(),
+            ignored: Mutex::default(),
         }
     }
 

@@ -26,6 +26,9 @@ pub fn may_see(visibility: &str, membership_then: Option<&str>, membership_now: 
     }
 }
 
+/// Account-data type listing the users someone ignores.
+pub const IGNORED_USER_LIST: &str = "m.ignored_user_list";
+
 /// Most cached (group, user) visibility facts before the cache starts over.
 const VISIBILITY_CACHE_LIMIT: usize = 50_000;
 
@@ -63,17 +66,32 @@ impl Services {
         Ok(facts)
     }
 
-    /// The users `user_id` ignores (`m.ignored_user_list` account data).
-    pub async fn ignored_users(&self, user_id: &str) -> Result<std::collections::HashSet<String>> {
-        let Some(text) = self.storage.account_data(user_id, None, "m.ignored_user_list").await? else {
-            return Ok(Default::default());
-        };
-        let value: Value = serde_json::from_str(&text).map_err(Error::internal)?;
-        Ok(value
-            .get("ignored_users")
-            .and_then(Value::as_object)
-            .map(|users| users.keys().cloned().collect())
-            .unwrap_or_default())
+    /// The users `user_id` ignores (`m.ignored_user_list` account data),
+    /// cached: every read path asks, and the list changes only through
+    /// `put_account_data`, which drops the cached copy.
+    pub async fn ignored_users(&self, user_id: &str) -> Result<std::sync::Arc<std::collections::HashSet<String>>> {
+        if let Some(hit) = self.rooms.ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(user_id) {
+            return Ok(hit.clone());
+        }
+        let ignored: std::collections::HashSet<String> =
+            match self.storage.account_data(user_id, None, IGNORED_USER_LIST).await? {
+                Some(text) => {
+                    let value: Value = serde_json::from_str(&text).map_err(Error::internal)?;
+                    value
+                        .get("ignored_users")
+                        .and_then(Value::as_object)
+                        .map(|users| users.keys().cloned().collect())
+                        .unwrap_or_default()
+                }
+                None => Default::default(),
+            };
+        let ignored = std::sync::Arc::new(ignored);
+        self.rooms
+            .ignored
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(user_id.to_owned(), ignored.clone());
+        Ok(ignored)
     }
 
     /// Keeps the events `user_id` may see, in the given order.
