@@ -146,8 +146,24 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     // SIGTERM that arrives as soon as it listens must shut it down
     // gracefully, not kill it with the default action.
     let signals = Signals::install()?;
-    let server = crate::server::start(config).await?;
+    #[cfg(unix)]
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot install a SIGHUP handler")?;
+    let server = crate::server::start_with_source(config, Some(path)).await?;
     let stop = server.stop_token();
+    // SIGHUP reloads plugins (and their config), as Synapse reloads its
+    // logging config; a failed reload keeps the plugins that were running.
+    #[cfg(unix)]
+    {
+        let services = server.services.clone();
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if let Err(error) = services.reload_plugins().await {
+                    tracing::error!("plugin reload failed, keeping the running plugins: {error:#}");
+                }
+            }
+        });
+    }
     tokio::spawn(async move {
         signals.wait().await;
         stop.cancel();

@@ -143,6 +143,15 @@ pub enum Error {
         /// Extra top-level fields (`retry_after_ms`, `soft_logout`, …).
         fields: Map<String, Value>,
     },
+    /// A Matrix error made by a plugin, whose code the host may not know.
+    Plugin {
+        /// HTTP status (4xx or 5xx).
+        status: StatusCode,
+        /// `errcode` as the plugin gave it.
+        errcode: String,
+        /// `error`.
+        message: String,
+    },
     /// A user-interactive-auth challenge: 401 with flows and session.
     AuthRequired(Box<Value>),
     /// A bug or an infrastructure failure; logged, answered as `M_UNKNOWN`.
@@ -218,9 +227,20 @@ impl Error {
     pub fn code(&self) -> Option<ErrCode> {
         match self {
             Self::Matrix { code, .. } => Some(*code),
-            Self::AuthRequired(_) => None,
+            Self::AuthRequired(_) | Self::Plugin { .. } => None,
             Self::Internal(_) => Some(ErrCode::Unknown),
         }
+    }
+}
+
+impl From<trellis_plugin::MatrixError> for Error {
+    /// A plugin's refusal, as the client will see it.
+    fn from(error: trellis_plugin::MatrixError) -> Self {
+        let status = StatusCode::from_u16(error.status)
+            .ok()
+            .filter(|s| s.is_client_error() || s.is_server_error())
+            .unwrap_or(StatusCode::FORBIDDEN);
+        Self::Plugin { status, errcode: error.errcode, message: error.message }
     }
 }
 
@@ -237,6 +257,9 @@ impl IntoResponse for Error {
                 fields.insert("errcode".into(), Value::String(code.as_str().into()));
                 fields.insert("error".into(), Value::String(message));
                 (status, Json(Value::Object(fields))).into_response()
+            }
+            Self::Plugin { status, errcode, message } => {
+                (status, Json(json!({"errcode": errcode, "error": message}))).into_response()
             }
             Self::AuthRequired(body) => (StatusCode::UNAUTHORIZED, Json(*body)).into_response(),
             Self::Internal(detail) => {

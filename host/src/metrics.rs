@@ -92,3 +92,61 @@ impl Metrics {
         out
     }
 }
+
+/// Plugin counters in OpenMetrics text, inserted before the final `# EOF`
+/// of the registry's output. Written by hand because plugins come and go
+/// with reloads, and their counters live in the plugin runtime.
+pub fn append_plugin_metrics(out: &mut String, plugins: &[trellis_plugin::PluginSnapshot]) {
+    use std::fmt::Write as _;
+    if plugins.is_empty() {
+        return;
+    }
+    let eof = out.rfind("# EOF").unwrap_or(out.len());
+    let mut text = String::new();
+    let _ = writeln!(text, "# HELP trellis_plugin_calls Calls into each plugin.\n# TYPE trellis_plugin_calls counter");
+    for plugin in plugins {
+        let _ = writeln!(text, "trellis_plugin_calls_total{{plugin=\"{}\"}} {}", plugin.name, plugin.stats.calls);
+    }
+    let _ = writeln!(
+        text,
+        "# HELP trellis_plugin_call_duration_seconds Time per plugin call, instantiation included.\n\
+         # TYPE trellis_plugin_call_duration_seconds histogram"
+    );
+    for plugin in plugins {
+        let mut cumulative = 0;
+        for (bound, count) in trellis_plugin::stats::LATENCY_BUCKETS_US.iter().zip(&plugin.stats.latency_buckets) {
+            cumulative += count;
+            let le = if *bound == u64::MAX { "+Inf".to_owned() } else { format!("{}", *bound as f64 / 1e6) };
+            let _ = writeln!(
+                text,
+                "trellis_plugin_call_duration_seconds_bucket{{plugin=\"{}\",le=\"{le}\"}} {cumulative}",
+                plugin.name
+            );
+        }
+        let _ = writeln!(
+            text,
+            "trellis_plugin_call_duration_seconds_sum{{plugin=\"{}\"}} {}\ntrellis_plugin_call_duration_seconds_count{{plugin=\"{}\"}} {}",
+            plugin.name,
+            plugin.stats.total_us as f64 / 1e6,
+            plugin.name,
+            plugin.stats.calls
+        );
+    }
+    let _ = writeln!(
+        text,
+        "# HELP trellis_plugin_faults Failed plugin calls by kind.\n# TYPE trellis_plugin_faults counter"
+    );
+    for plugin in plugins {
+        for (kind, count) in &plugin.stats.faults {
+            let _ = writeln!(text, "trellis_plugin_faults_total{{plugin=\"{}\",kind=\"{kind}\"}} {count}", plugin.name);
+        }
+    }
+    let _ = writeln!(
+        text,
+        "# HELP trellis_plugin_disabled Whether repeated faults disabled the plugin.\n# TYPE trellis_plugin_disabled gauge"
+    );
+    for plugin in plugins {
+        let _ = writeln!(text, "trellis_plugin_disabled{{plugin=\"{}\"}} {}", plugin.name, u8::from(plugin.disabled));
+    }
+    out.insert_str(eof, &text);
+}

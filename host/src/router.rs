@@ -25,6 +25,7 @@ pub fn build(state: &AppState, listener: &ListenerConfig) -> Router {
     router
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::plugins::plugin_routes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.config.max_request_body_size))
         .layer(axum::Extension(ListenerInfo { x_forwarded: listener.x_forwarded }))

@@ -94,12 +94,27 @@ impl RunningServer {
 
 /// Opens the database, binds every listener and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    start_with_source(config, None).await
+}
+
+/// Like [`start`], remembering the config file so that plugin reloads
+/// (admin API, SIGHUP) can read it again.
+pub async fn start_with_source(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+) -> anyhow::Result<RunningServer> {
     if let Some(path) = config.database.sqlite_path()
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let services = build_services(config).await?;
+    if let Some(path) = config_path {
+        services.config_source.set(path);
+    }
+    // A plugin that fails to load stops start-up: running without a spam
+    // check the admin asked for would be worse than not running.
+    services.load_plugins().await?;
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::new();
@@ -167,12 +182,18 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         receipts: storage.max_receipt_position().await?,
     };
     let rooms = crate::service::rooms::Rooms::new(key, positions);
-    Ok(Services::new(config, storage, shared_secret, rooms))
+    Services::new(config, storage, shared_secret, rooms)
 }
 
 /// Periodic work; the tasks end when `stop` is cancelled, and shutdown
 /// waits for them before closing the database.
 fn spawn_background(services: &Arc<Services>, stop: &CancellationToken, tasks: &mut JoinSet<()>) {
+    let scheduler = services.plugins.spawn_scheduler(stop.clone());
+    tasks.spawn(async move {
+        if let Err(err) = scheduler.await {
+            tracing::error!(%err, "plugin timer task failed");
+        }
+    });
     let flusher = services.clone();
     let stop_flush = stop.clone();
     tasks.spawn(async move {

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod interop;
+pub mod plugins;
 
 use std::path::PathBuf;
 

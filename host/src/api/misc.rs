@@ -13,8 +13,9 @@ pub async fn health() -> &'static str {
 
 /// `GET /_synapse/metrics` and `/metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.metrics.render(&state.storage),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], {
+        let mut text = state.metrics.render(&state.storage);
+        crate::metrics::append_plugin_metrics(&mut text, &state.plugins.snapshot());
+        text
+    })
 }

@@ -12,6 +12,7 @@ mod database;
 mod duration;
 pub mod example;
 mod listeners;
+mod plugins;
 mod ratelimit;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::Deserialize;
 pub use database::{DatabaseConfig, DatabaseEngine};
 pub use duration::DurationMs;
 pub use listeners::{FOREIGN_RESOURCES, ListenerConfig, ListenerType, ResourceConfig};
+pub use plugins::{ExperimentalFeatures, ModuleConfig, ModuleLimits, PluginRuntimeConfig};
 pub use ratelimit::{RateLimitConfig, RcLoginConfig};
 
 /// The whole server configuration.
@@ -92,6 +94,19 @@ pub struct Config {
     /// Extra keys merged into `/.well-known/matrix/client`.
     #[serde(default)]
     pub extra_well_known_client_content: serde_json::Map<String, serde_json::Value>,
+    /// WebAssembly modules, in the order their callbacks are asked.
+    #[serde(default)]
+    pub modules: Vec<ModuleConfig>,
+    /// Flags for unstable features (Synapse's names).
+    #[serde(default)]
+    pub experimental_features: ExperimentalFeatures,
+    /// Trellis: settings of the plugin runtime.
+    #[serde(default)]
+    pub plugin_runtime: PluginRuntimeConfig,
+    /// The longest delay of a delayed event (MSC4140); no delayed events
+    /// may be longer.
+    #[serde(default)]
+    pub max_event_delay_duration: Option<DurationMs>,
 }
 
 /// `password_config`.
@@ -197,9 +212,11 @@ impl Config {
 
     fn resolve_relative_paths(&mut self, base: &Path) {
         // Relative paths are taken from the working directory, as Synapse
-        // does; nothing to rewrite. Kept as a hook so that the behaviour is
-        // decided in one place.
-        let _ = base;
+        // does. The one default that depends on the config's location is
+        // the compiled-plugin cache, kept beside the config file.
+        if self.plugin_runtime.cache_dir.is_none() {
+            self.plugin_runtime.cache_dir = Some(base.join("plugin_cache"));
+        }
     }
 
     /// Checks what types alone cannot, naming the offending key.
@@ -237,6 +254,7 @@ impl Config {
         if self.max_request_body_size < 1024 {
             bail!("config key `max_request_body_size`: must be at least 1024 bytes");
         }
+        self.validate_modules()?;
         Ok(())
     }
 
@@ -266,6 +284,47 @@ impl Config {
             return level;
         }
         "info".to_owned()
+    }
+}
+
+impl Config {
+    /// Checks module names and limits.
+    fn validate_modules(&self) -> anyhow::Result<()> {
+        let runtime = &self.plugin_runtime;
+        if runtime.pool_instances == 0 || runtime.pool_instances > 10_000 {
+            bail!("config key `plugin_runtime.pool_instances`: must be between 1 and 10000");
+        }
+        if runtime.max_memory_mb == 0 || runtime.max_memory_mb > 4096 {
+            bail!("config key `plugin_runtime.max_memory_mb`: must be between 1 and 4096");
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, module) in self.modules.iter().enumerate() {
+            let key = format!("modules[{i}]");
+            let name = module.plugin_name();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                bail!("config key `{key}.name`: {name:?} must be letters, digits, `_` or `-`");
+            }
+            if !names.insert(name.clone()) {
+                bail!("config key `{key}`: two modules are named {name:?}; give one a `name`");
+            }
+            let limits = &module.limits;
+            if limits.call_deadline_ms == 0 || limits.call_deadline_ms > 60_000 {
+                bail!("config key `{key}.limits.call_deadline_ms`: must be between 1 and 60000");
+            }
+            if limits.memory_mb == 0 || limits.memory_mb > runtime.max_memory_mb {
+                bail!(
+                    "config key `{key}.limits.memory_mb`: must be between 1 and plugin_runtime.max_memory_mb ({})",
+                    runtime.max_memory_mb
+                );
+            }
+            if limits.max_concurrency == 0 {
+                bail!("config key `{key}.limits.max_concurrency`: must be at least 1");
+            }
+            if !module.config.is_object() {
+                bail!("config key `{key}.config`: must be a mapping");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -117,6 +117,15 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Requester, 
     Ok(requester)
 }
 
+/// The requester if the request carries an access token (which must then
+/// be valid), `None` if it carries none.
+pub async fn optional_requester(parts: &mut Parts, state: &AppState) -> Result<Option<Requester>, Error> {
+    if access_token(parts).is_none() {
+        return Ok(None);
+    }
+    authenticate(parts, state).await.map(Some)
+}
+
 impl FromRequestParts<AppState> for AnyUser {
     type Rejection = Error;
 

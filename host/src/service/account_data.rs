@@ -56,6 +56,9 @@ impl Services {
             self.rooms.ignored.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(target);
         }
         self.rooms.account_data_written(position);
+        if !self.plugins.is_empty() {
+            self.plugins.on_account_data_updated(target, None, data_type, content).await;
+        }
         Ok(())
     }
 }

@@ -88,6 +88,9 @@ impl Services {
     /// Deactivates the account for good: no password, no devices, no
     /// tokens; with `erase`, the profile is cleared too.
     pub async fn deactivate(&self, user_id: &str, erase: bool) -> Result<()> {
+        if !self.plugins.is_empty() {
+            self.plugins.check_can_deactivate_user(user_id, false).await.map_err(Error::from)?;
+        }
         let mut tx = self.storage.begin().await?;
         users::deactivate(&mut tx, user_id).await?;
         devices::delete_all_except(&mut tx, user_id, None).await?;
@@ -98,6 +101,12 @@ impl Services {
         tx.commit().await.map_err(Error::internal)?;
         self.tokens.forget_user(user_id, None);
         tracing::info!(%user_id, erase, "deactivated user");
+        if !self.plugins.is_empty() {
+            self.plugins.on_user_deactivation_status_changed(user_id, true, false).await;
+            if erase {
+                self.plugins.on_profile_update(user_id, None, None, false, true).await;
+            }
+        }
         Ok(())
     }
 }

@@ -84,6 +84,18 @@ impl Services {
             return Err(Error::forbidden("Invalid username or password"));
         }
         limited(self.ratelimits.login_account.check(&account_key, true))?;
+        if !self.plugins.is_empty() {
+            self.plugins
+                .check_login_for_spam(
+                    &user.user_id,
+                    body.device_id.as_deref(),
+                    body.initial_device_display_name.as_deref(),
+                    Some(client_ip),
+                    None,
+                )
+                .await
+                .map_err(Error::from)?;
+        }
         let lifetime = body.refresh_token.then_some(self.config.refreshable_access_token_lifetime.0);
         let mut tx = self.storage.begin().await?;
         let session = self
@@ -97,6 +109,9 @@ impl Services {
             )
             .await?;
         tx.commit().await.map_err(Error::internal)?;
+        if !self.plugins.is_empty() {
+            self.plugins.on_user_login(&user.user_id, None, Some(&session.device_id)).await;
+        }
         Ok(LoggedIn { user_id: user.user_id, session })
     }
 
@@ -139,6 +154,9 @@ impl Services {
         devices::delete(&mut tx, &requester.user_id, &requester.device_id).await?;
         tx.commit().await.map_err(Error::internal)?;
         self.tokens.forget_device(&requester.user_id, &requester.device_id, None);
+        if !self.plugins.is_empty() {
+            self.plugins.on_logged_out(&requester.user_id, Some(&requester.device_id)).await;
+        }
         Ok(())
     }
 
@@ -148,6 +166,9 @@ impl Services {
         devices::delete_all_except(&mut tx, &requester.user_id, None).await?;
         tx.commit().await.map_err(Error::internal)?;
         self.tokens.forget_user(&requester.user_id, None);
+        if !self.plugins.is_empty() {
+            self.plugins.on_logged_out(&requester.user_id, None).await;
+        }
         Ok(())
     }
 }

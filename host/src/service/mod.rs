@@ -13,6 +13,7 @@ pub mod ephemeral;
 pub mod filter;
 pub mod login;
 pub mod passwords;
+pub mod plugins;
 pub mod profile;
 pub mod push;
 pub mod ratelimit;
@@ -104,18 +105,32 @@ pub struct Services {
     pub push_rules: push::PushRuleCache,
     /// Per-user locks for read-modify-write updates.
     pub user_locks: UserLocks,
+    /// Loaded plugins and the hooks into them.
+    pub plugins: Arc<trellis_plugin::PluginManager>,
+    /// The server side of the plugin host interfaces.
+    pub plugin_host: Arc<plugins::ServerHost>,
+    /// The config file, for plugin reloads.
+    pub config_source: plugins::ConfigSource,
 }
 
 impl Services {
     /// Builds the state around an open database.
-    pub fn new(config: Config, storage: Storage, shared_secret: Option<String>, rooms: rooms::Rooms) -> Arc<Self> {
+    pub fn new(
+        config: Config,
+        storage: Storage,
+        shared_secret: Option<String>,
+        rooms: rooms::Rooms,
+    ) -> anyhow::Result<Arc<Self>> {
         let ratelimits = RateLimiters {
             login_address: RateLimiter::new(config.rc_login.address),
             login_account: RateLimiter::new(config.rc_login.account),
             login_failed: RateLimiter::new(config.rc_login.failed_attempts),
             registration: RateLimiter::new(config.rc_registration),
         };
-        Arc::new(Self {
+        let plugin_host = Arc::new(plugins::ServerHost::default());
+        let plugin_manager =
+            trellis_plugin::PluginManager::new(plugins::runtime_options(&config), plugin_host.clone())?;
+        let services = Arc::new(Self {
             config,
             storage,
             tokens: tokens::Tokens::default(),
@@ -130,7 +145,12 @@ impl Services {
             typing: ephemeral::Typing::default(),
             push_rules: push::PushRuleCache::default(),
             user_locks: UserLocks::default(),
-        })
+            plugins: plugin_manager,
+            plugin_host,
+            config_source: plugins::ConfigSource::default(),
+        });
+        services.plugin_host.bind(&services);
+        Ok(services)
     }
 
     /// The server name.

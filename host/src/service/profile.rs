@@ -155,6 +155,18 @@ impl Services {
         drop(guard);
         if matches!(field, ProfileField::DisplayName | ProfileField::AvatarUrl) {
             self.propagate_profile(target).await;
+            if !self.plugins.is_empty() {
+                let profile = self.storage.profile(target).await?.unwrap_or_default();
+                self.plugins
+                    .on_profile_update(
+                        target,
+                        profile.displayname.as_deref(),
+                        profile.avatar_url.as_deref(),
+                        false,
+                        false,
+                    )
+                    .await;
+            }
         }
         Ok(())
     }

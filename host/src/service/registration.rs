@@ -132,7 +132,21 @@ impl Services {
         let body = RegisterBody::from_json(&completed.client_dict)?;
         let password = body.password.ok_or_else(|| Error::missing_param("password"))?;
         check_policy(&self.config.password_config.policy, &password)?;
-        let localpart = match body.username {
+        let mut displayname = None;
+        let mut username = body.username;
+        if !self.plugins.is_empty() {
+            let results = serde_json::to_value(&completed.results).map_err(Error::internal)?;
+            let params = Value::Object(completed.client_dict.clone());
+            if let Some(chosen) = self.plugins.username_for_registration(&results, &params).await {
+                username = Some(chosen);
+            }
+            displayname = self.plugins.displayname_for_registration(&results, &params).await;
+            self.plugins
+                .check_registration_for_spam(username.as_deref(), None, Some(client_ip), None)
+                .await
+                .map_err(Error::from)?;
+        }
+        let localpart = match username {
             Some(name) => {
                 let localpart = name.to_lowercase();
                 self.check_username_available(&localpart).await?;
@@ -143,6 +157,7 @@ impl Services {
         let token = completed.results.get("registration_token").and_then(Value::as_str).map(str::to_owned);
         let account = NewAccount {
             localpart,
+            displayname,
             password: Some(password),
             login: (!body.inhibit_login).then_some(LoginRequest {
                 device_id: body.device_id,
@@ -156,6 +171,9 @@ impl Services {
         self.check_registration_rate(client_ip, true)?;
         let registered = self.create_account(account, token.as_deref()).await?;
         self.finish_uia_session(&completed.session_id).await?;
+        if !self.plugins.is_empty() {
+            self.plugins.on_user_registration(&registered.user_id).await;
+        }
         Ok(registered)
     }
 

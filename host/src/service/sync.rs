@@ -159,8 +159,18 @@ impl Services {
                 "invite" if (initial || changed) && !self.invites_blocked(&requester.user_id).await? => {
                     // Invites from ignored users are dropped.
                     let inviter = self.storage.event(&membership.event_id).await?.map(|e| e.sender);
-                    if let Some(inviter) = inviter
-                        && self.ignored_users(&requester.user_id).await?.contains(&inviter)
+                    if let Some(inviter) = &inviter
+                        && self.ignored_users(&requester.user_id).await?.contains(inviter)
+                    {
+                        continue;
+                    }
+                    // Plugins may hide invites too (MSC4155's ignored inviters).
+                    if let Some(inviter) = &inviter
+                        && self.plugins.filters_invites()
+                        && !self
+                            .plugins
+                            .invite_visible_to_invitee(&requester.user_id, inviter, &membership.room_id)
+                            .await
                     {
                         continue;
                     }

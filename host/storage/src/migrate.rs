@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_profiles_reports"),
     migration!(7, "0007_indexes"),
     migration!(8, "0008_push_index"),
+    migration!(9, "0009_plugins"),
 ];
 
 /// The newest schema version this binary can write.

@@ -19,4 +19,6 @@ pub fn routes() -> Router<AppState> {
             "/_synapse/admin/v1/registration_tokens/{token}",
             get(registration_tokens::get).put(registration_tokens::update).delete(registration_tokens::delete),
         )
+        .route("/_trellis/admin/v1/plugins", get(super::plugins::list))
+        .route("/_trellis/admin/v1/plugins/reload", axum::routing::post(super::plugins::reload))
 }

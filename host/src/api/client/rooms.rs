@@ -33,6 +33,20 @@ pub struct TargetBody {
     user_id: String,
     #[serde(default)]
     reason: Option<String>,
+    /// Namespaced keys (e.g. MSC4293's `org.matrix.msc4293.redact_events`)
+    /// travel into the membership event's content for plugins to act on.
+    #[serde(flatten)]
+    extra: serde_json::Map<String, Value>,
+}
+
+/// The body keys that are copied into a membership event: namespaced ones
+/// (`org.example.key`), never spec keys (`m.`) or bare names.
+fn namespaced(extra: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    extra
+        .iter()
+        .filter(|(key, _)| key.contains('.') && !key.starts_with("m."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// `POST /join/{roomIdOrAlias}`.
@@ -101,7 +115,8 @@ async fn change(
     body: TargetBody,
     change: Change,
 ) -> Result<Json<Value>> {
-    state.change_membership(&requester, room_id, &body.user_id, change, body.reason.as_deref()).await?;
+    let extra = namespaced(&body.extra);
+    state.change_membership(&requester, room_id, &body.user_id, change, body.reason.as_deref(), &extra).await?;
     Ok(Json(json!({})))
 }
 

@@ -17,16 +17,20 @@ use crate::http::AppState;
 pub const SUPPORTED_VERSIONS: &[&str] = &[];
 
 /// `GET /_matrix/client/versions`.
-pub async fn versions(State(_state): State<AppState>) -> Json<Value> {
+pub async fn versions(State(state): State<AppState>) -> Json<Value> {
+    // Features that work in full even though no whole spec version is
+    // claimed yet: stable threads (MSC3440; clients otherwise fall back to
+    // the unstable relation type) and threaded receipts (MSC3771). Then the
+    // experimental features whose plugins are loaded right now.
+    let mut unstable = serde_json::Map::new();
+    unstable.insert("org.matrix.msc3440.stable".into(), json!(true));
+    unstable.insert("org.matrix.msc3771".into(), json!(true));
+    for feature in state.plugin_unstable_features() {
+        unstable.insert(feature.into(), json!(true));
+    }
     Json(json!({
         "versions": SUPPORTED_VERSIONS,
-        // Features that work in full even though no whole spec version is
-        // claimed yet: stable threads (MSC3440; clients otherwise fall back
-        // to the unstable relation type) and threaded receipts (MSC3771).
-        "unstable_features": {
-            "org.matrix.msc3440.stable": true,
-            "org.matrix.msc3771": true,
-        },
+        "unstable_features": unstable,
     }))
 }
 

@@ -171,6 +171,12 @@ impl Services {
                 return Err(Error::forbidden("You are not allowed to change this room's directory visibility"));
             }
         }
+        if !self.plugins.is_empty() {
+            if public {
+                self.plugins.user_may_publish_room(&requester.user_id, room_id).await?;
+            }
+            self.plugins.check_visibility_can_be_modified(room_id, &requester.user_id, visibility).await?;
+        }
         let mut tx = self.storage.begin().await?;
         trellis_storage::rooms::set_public(&mut tx, room_id, public).await?;
         tx.commit().await.map_err(Error::internal)

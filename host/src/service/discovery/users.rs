@@ -63,6 +63,17 @@ impl Services {
             let profile = |u: &DirectoryUser| u8::from(u.displayname.is_some()) + u8::from(u.avatar_url.is_some());
             rb.cmp(ra).then_with(|| profile(b).cmp(&profile(a))).then_with(|| a.user_id.cmp(&b.user_id))
         });
+        if self.plugins.checks_usernames() {
+            // Plugins may hide users from the directory (Synapse's
+            // check_username_for_spam): ask about the best candidates only.
+            let mut kept = Vec::with_capacity(ranked.len());
+            for (rank, user) in ranked.into_iter().take(usize::try_from(limit).unwrap_or(10) + 1) {
+                if self.plugins.check_username_for_spam(&user.user_id, user.displayname.as_deref()).await.is_ok() {
+                    kept.push((rank, user));
+                }
+            }
+            ranked = kept;
+        }
         let limit = usize::try_from(limit).unwrap_or(10);
         let limited = ranked.len() > limit;
         let results: Vec<Value> = ranked

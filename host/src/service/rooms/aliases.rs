@@ -24,6 +24,9 @@ impl Services {
         if self.storage.room(room_id).await?.is_none() {
             return Err(Error::not_found("Unknown room"));
         }
+        if !self.plugins.is_empty() {
+            self.plugins.user_may_create_room_alias(&requester.user_id, alias).await?;
+        }
         let mut tx = self.storage.begin().await?;
         if let Err(err) = trellis_storage::rooms::insert_alias(&mut tx, alias, room_id, &requester.user_id).await {
             return Err(if err.is_unique_violation() {

@@ -13,7 +13,7 @@ use crate::service::Services;
 use crate::service::tokens::Requester;
 
 /// A state event given in `initial_state`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct InitialState {
     /// Type.
     #[serde(rename = "type")]
@@ -25,8 +25,8 @@ pub struct InitialState {
     pub content: Map<String, Value>,
 }
 
-/// The `/createRoom` body.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The `/createRoom` body (serialised again for plugins' `on_create_room`).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 pub struct CreateRoom {
     /// `public` lists the room in the directory.
     #[serde(default)]
@@ -106,6 +106,14 @@ impl Services {
         };
         for invitee in &request.invite {
             ruma::UserId::parse(invitee).map_err(|_| Error::invalid_param(format!("Invalid user id {invitee:?}")))?;
+        }
+        if !self.plugins.is_empty() {
+            self.plugins.user_may_create_room(&requester.user_id).await?;
+            if let Some(alias) = &alias {
+                self.plugins.user_may_create_room_alias(&requester.user_id, alias).await?;
+            }
+            let body = serde_json::to_value(&request).map_err(Error::internal)?;
+            self.plugins.on_create_room(&requester.user_id, &body, requester.is_admin).await?;
         }
         let this = self.clone();
         let sender = requester.user_id.clone();
@@ -216,8 +224,15 @@ impl Services {
             self.persist_with_state(&mut room, LocalEvent::state(sender, "m.room.topic", "", content)).await?;
         }
         for invitee in &request.invite {
-            // A user who blocks invites is left out; the room still exists.
+            // A user who blocks invites, or whom a plugin refuses, is left
+            // out; the room still exists.
             if self.invites_blocked(invitee).await? {
+                continue;
+            }
+            if !self.plugins.is_empty()
+                && let Err(refusal) = self.plugins.user_may_invite(sender, invitee, &room.room_id).await
+            {
+                tracing::info!(%invitee, error = %refusal.message, "createRoom invite refused by a plugin");
                 continue;
             }
             let mut content = json!({"membership": "invite"});

@@ -92,8 +92,13 @@ impl Services {
     ) -> Result<String> {
         let room_id = self.resolve_room(id_or_alias).await?;
         let state = self.room_state(&room_id).await?;
-        if state.membership(&requester.user_id).as_deref() == Some("join") {
+        let current = state.membership(&requester.user_id);
+        if current.as_deref() == Some("join") {
             return Ok(room_id);
+        }
+        if !self.plugins.is_empty() {
+            let invited = current.as_deref() == Some("invite");
+            self.plugins.user_may_join_room(&requester.user_id, &room_id, invited).await?;
         }
         if requester.is_guest {
             let guest_access = state.content("m.room.guest_access", "");
@@ -161,6 +166,7 @@ impl Services {
         target: &str,
         change: Change,
         reason: Option<&str>,
+        extra_content: &serde_json::Map<String, Value>,
     ) -> Result<()> {
         let target_id =
             ruma::UserId::parse(target).map_err(|_| Error::invalid_param(format!("Invalid user id {target:?}")))?;
@@ -181,6 +187,9 @@ impl Services {
                     return Err(Error::not_found(format!("Unknown user {target}")));
                 }
                 self.check_invite_allowed(target).await?;
+                if !self.plugins.is_empty() {
+                    self.plugins.user_may_invite(&requester.user_id, target, room_id).await?;
+                }
                 match current.as_deref() {
                     Some("join") => return Err(Error::forbidden(format!("{target} is already in the room"))),
                     Some("ban") => return Err(Error::forbidden(format!("{target} is banned from the room"))),
@@ -198,7 +207,11 @@ impl Services {
                 _ => return Err(Error::forbidden(format!("{target} is not banned"))),
             },
         };
-        let content = with_reason(json!({"membership": membership}), reason);
+        let mut content = json!({"membership": membership});
+        if let Some(object) = content.as_object_mut() {
+            object.extend(extra_content.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let content = with_reason(content, reason);
         self.send_local_event(room_id, member_event(&requester.user_id, target, content)).await?;
         Ok(())
     }

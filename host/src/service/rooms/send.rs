@@ -98,6 +98,9 @@ impl Services {
             }
             if membership == "invite" {
                 self.check_invite_allowed(state_key).await?;
+                if !self.plugins.is_empty() {
+                    self.plugins.user_may_invite(&requester.user_id, state_key, room_id).await?;
+                }
             }
         }
         let event = LocalEvent {

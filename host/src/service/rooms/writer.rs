@@ -170,7 +170,8 @@ impl Services {
     }
 
     /// Sends an event into an existing room on its own task.
-    pub async fn send_local_event(self: &Arc<Self>, room_id: &str, event: LocalEvent) -> Result<Persisted> {
+    pub async fn send_local_event(self: &Arc<Self>, room_id: &str, mut event: LocalEvent) -> Result<Persisted> {
+        self.check_local_event(room_id, &mut event).await?;
         let this = self.clone();
         let room_id = room_id.to_owned();
         self.finish_write(async move {
@@ -347,6 +348,7 @@ impl Services {
         state.extremities = vec![(event_id.clone(), depth)];
         self.rooms.set_last_event(&state.room_id, stream_ordering);
         self.rooms.notify(stream_ordering);
+        self.announce_event(&event_id, &state.room_id, &client_view);
         Ok(Persisted { event_id, stream_ordering })
     }
 

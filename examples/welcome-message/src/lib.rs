@@ -1,0 +1,42 @@
+//! Greets users the first time they join a room: a configured bot user
+//! posts a welcome message. Rejoining after leaving does not greet again,
+//! because the plugin remembers who it welcomed in its key-value store.
+
+mod greeting;
+
+use greeting::WelcomeConfig;
+use trellis_sdk::{Event, Handled, Plugin, ThirdPartyRules};
+
+struct Welcome;
+
+impl Plugin for Welcome {
+    fn on_load() -> Result<(), String> {
+        let config = trellis_sdk::config::get::<WelcomeConfig>()?;
+        greeting::validate(&config)
+    }
+}
+
+impl ThirdPartyRules for Welcome {
+    fn on_new_event(event: &Event) -> Handled {
+        let Ok(config) = trellis_sdk::config::get::<WelcomeConfig>() else { return Handled::Done };
+        if !greeting::should_consider(&config, event) {
+            return Handled::Done;
+        }
+        let key = format!("welcomed/{}/{}", event.room_id, event.sender);
+        if trellis_sdk::kv::get(&key).is_some() {
+            return Handled::Done;
+        }
+        let text = greeting::render(&config.message, event);
+        match trellis_sdk::rooms::send_text(&event.room_id, &config.sender, &text) {
+            Ok(_) => {
+                if let Err(error) = trellis_sdk::kv::set(&key, b"1") {
+                    trellis_sdk::warn!("could not remember the welcome of {}: {error}", event.sender);
+                }
+            }
+            Err(error) => trellis_sdk::warn!("could not welcome {} to {}: {error}", event.sender, event.room_id),
+        }
+        Handled::Done
+    }
+}
+
+trellis_sdk::plugin!(Welcome, roles: [ThirdPartyRules]);
