@@ -109,9 +109,11 @@ pub fn base_yaml(database: &TestDatabase, dir: &std::path::Path) -> String {
          signing_key_path: \"{dir}/test.signing.key\"\n\
          rc_login: {{address: {{per_second: 1000, burst_count: 1000}}, account: {{per_second: 1000, burst_count: 1000}}, failed_attempts: {{per_second: 1000, burst_count: 1000}}}}\n\
          rc_registration: {{per_second: 1000, burst_count: 1000}}\n\
-         log_level: \"warn\"\n",
+         log_level: \"warn\"\n\
+         plugin_runtime: {{cache_dir: \"{cache}\"}}\n",
         db = database.yaml(),
         dir = dir.display(),
+        cache = plugins::shared_cache_dir().display(),
     )
 }
 

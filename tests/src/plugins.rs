@@ -29,3 +29,11 @@ pub fn wasm_dir() -> PathBuf {
 pub fn wasm(package: &str) -> String {
     trellis_guest_build::component_path(&wasm_dir(), package).display().to_string()
 }
+
+/// A compiled-plugin cache shared by all test servers: compiling a
+/// component with a debug build of Cranelift takes seconds, loading the
+/// cached artifact a millisecond.
+pub fn shared_cache_dir() -> PathBuf {
+    let target = trellis_guest_build::guest_target_dir();
+    target.parent().map_or_else(|| target.clone(), std::path::Path::to_path_buf).join("test-plugin-cache")
+}
