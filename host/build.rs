@@ -14,7 +14,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     let packages: Vec<&str> = FIRST_PARTY.iter().map(|(package, _)| *package).collect();
-    let dir = match trellis_guest_build::build(&packages) {
+    let dir = match trellis_guest_build::build_installing_target(&packages) {
         Ok(dir) => dir,
         Err(error) => {
             println!("cargo:warning=could not build the first-party plugins");

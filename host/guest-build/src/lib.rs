@@ -76,6 +76,23 @@ pub fn build(packages: &[&str]) -> Result<PathBuf, String> {
     Ok(target_dir.join(TARGET).join("release"))
 }
 
+/// Like [`build`], but installs the WebAssembly target with rustup first
+/// if it is missing, so that `cargo run` works on a fresh toolchain.
+pub fn build_installing_target(packages: &[&str]) -> Result<PathBuf, String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == TARGET))
+        .unwrap_or(true);
+    if !installed {
+        let added = Command::new("rustup").args(["target", "add", TARGET]).status();
+        if !added.is_ok_and(|status| status.success()) {
+            return Err(format!("the {TARGET} target is missing and `rustup target add {TARGET}` failed"));
+        }
+    }
+    build(packages)
+}
+
 /// The component file of a built package.
 pub fn component_path(dir: &Path, package: &str) -> PathBuf {
     dir.join(format!("{}.wasm", package.replace('-', "_")))

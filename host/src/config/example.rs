@@ -116,8 +116,30 @@ log_level: info
 
 # Largest request body accepted, in bytes.
 max_request_body_size: 2097152
+
+# WebAssembly modules, asked in this order (the first that denies wins).
+# Each gets only the capabilities listed; see docs/admin/plugins.md.
+modules: []
+#  - module: ./plugins/spam_filter.wasm
+#    config: {{keywords: ["buy now"]}}
+#    capabilities: {{kv: {{quota_bytes: 1048576}}, room_read: true}}
+#    failure_policy: fail_closed
+#    limits: {{call_deadline_ms: 50, memory_mb: 32}}
+
+# Unstable features, as built-in plugins (docs/experimental_features.md).
+experimental_features:
+  msc4140_enabled: false   # delayed events (limit: max_event_delay_duration)
+  msc4155_enabled: false   # invite filtering
+  msc4293_enabled: false   # redact messages on kick or ban
+max_event_delay_duration: 24h
+
+plugin_runtime:
+  plugins_directory: {plugins_dir}
+  cache_dir: {cache_dir}
 "#,
         raw_name = p.server_name,
+        plugins_dir = yaml_string(&p.data_dir.join("plugins").display().to_string()),
+        cache_dir = yaml_string(&p.data_dir.join("plugin_cache").display().to_string()),
         port = p.port,
         shared_secret = yaml_string(p.registration_shared_secret),
         macaroon = yaml_string(p.macaroon_secret_key),
@@ -161,5 +183,9 @@ mod tests {
         assert!(config.listeners[0].serves("client"));
         assert_eq!(config.refreshable_access_token_lifetime.0, 300_000);
         assert!(!config.enable_registration);
+        assert!(config.modules.is_empty());
+        assert!(!config.experimental_features.msc4140_enabled);
+        assert_eq!(config.max_event_delay_duration.map(|d| d.0), Some(86_400_000));
+        assert_eq!(config.plugin_runtime.cache_dir.as_deref(), Some(Path::new("/var/lib/trellis/plugin_cache")));
     }
 }

@@ -304,6 +304,9 @@ impl Config {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
                 bail!("config key `{key}.name`: {name:?} must be letters, digits, `_` or `-`");
             }
+            if name.len() > 3 && name.starts_with("msc") && name[3..].chars().all(|c| c.is_ascii_digit()) {
+                bail!("config key `{key}.name`: {name:?} is reserved for the experimental feature of that MSC");
+            }
             if !names.insert(name.clone()) {
                 bail!("config key `{key}`: two modules are named {name:?}; give one a `name`");
             }

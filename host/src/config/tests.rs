@@ -88,3 +88,37 @@ fn durations_accept_synapse_forms() {
     let config = parse(&minimal("refreshable_access_token_lifetime: 1500\n")).unwrap().config;
     assert_eq!(config.refreshable_access_token_lifetime.0, 1500);
 }
+
+#[test]
+fn modules_parse_with_names_grants_and_limits() {
+    let yaml = "modules:\n  - module: ./plugins/spam_filter.wasm\n    config: {keywords: [x]}\n    capabilities: {kv: true, http: {allowed_hosts: [a.example]}}\n    failure_policy: fail_open\n    limits: {memory_mb: 8}\n  - module: welcome\n    name: greeter\n";
+    let config = parse(&minimal(yaml)).unwrap().config;
+    config.validate().unwrap();
+    assert_eq!(config.modules[0].plugin_name(), "spam_filter");
+    assert_eq!(config.modules[1].plugin_name(), "greeter");
+    assert_eq!(
+        config.modules[1].path(std::path::Path::new("/srv/plugins")),
+        std::path::Path::new("/srv/plugins/welcome.wasm")
+    );
+    assert_eq!(config.modules[0].limits.memory_mb, 8);
+    assert_eq!(config.modules[0].limits.call_deadline_ms, 50);
+    assert_eq!(config.modules[0].failure_policy, trellis_plugin::FailurePolicy::FailOpen);
+    assert!(config.modules[0].capabilities.kv.is_some());
+}
+
+#[test]
+fn bad_modules_name_the_key() {
+    let cases = [
+        ("modules:\n  - module: a.wasm\n  - module: other/a.wasm\n", "modules[1]"),
+        ("modules:\n  - module: a.wasm\n    limits: {call_deadline_ms: 0}\n", "modules[0].limits.call_deadline_ms"),
+        ("modules:\n  - module: a.wasm\n    limits: {memory_mb: 100000}\n", "modules[0].limits.memory_mb"),
+        ("modules:\n  - module: msc4140.wasm\n", "reserved"),
+        ("modules:\n  - module: a.wasm\n    name: \"a b\"\n", "modules[0].name"),
+    ];
+    for (yaml, expected) in cases {
+        let error = parse(&minimal(yaml)).unwrap().config.validate().unwrap_err().to_string();
+        assert!(error.contains(expected), "{yaml}: {error}");
+    }
+    let unknown = parse(&minimal("modules:\n  - module: a.wasm\n    capabilities: {root: true}\n"));
+    assert!(unknown.is_err());
+}
