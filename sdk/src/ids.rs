@@ -5,7 +5,8 @@ pub fn localpart(user_id: &str) -> Option<&str> {
     user_id.strip_prefix('@')?.split_once(':').map(|(localpart, _)| localpart)
 }
 
-/// The server name of a user id, room alias or room id.
+/// The server name of a user id, room alias or room id. Room ids of room
+/// version 12 (the default) have no server part (`!cOSFMrQb…`): `None`.
 pub fn server_name(id: &str) -> Option<&str> {
     id.get(1..)?.split_once(':').map(|(_, server)| server)
 }
@@ -49,6 +50,7 @@ mod tests {
         assert_eq!(localpart("@alice:example.org"), Some("alice"));
         assert_eq!(server_name("@alice:example.org:8448"), Some("example.org:8448"));
         assert_eq!(server_name("!room:x"), Some("x"));
+        assert_eq!(server_name("!cOSFMrQbhQqi7vSqyUsLf8ziPXHYBRW5wSz5JFA0X2Q"), None);
         assert!(is_local("@a:x", "x") && !is_local("@a:y", "x"));
         assert!(glob_match("*.evil.com", "spam.evil.com"));
         assert!(glob_match("@bad?:x", "@bad1:x"));

@@ -16,6 +16,13 @@ pub fn set(key: &str, value: &[u8]) -> Result<(), String> {
     host::set(key, value)
 }
 
+/// Adds `delta` to a counter (a missing key counts as 0) and returns the new
+/// value. Atomic: use it rather than `get` then `set`, because calls of a
+/// plugin run concurrently and a read-modify-write would lose updates.
+pub fn increment(key: &str, delta: i64) -> Result<i64, String> {
+    host::increment(key, delta)
+}
+
 /// Deletes a key; returns whether it existed.
 pub fn delete(key: &str) -> bool {
     host::delete(key)

@@ -23,7 +23,7 @@
 //! impl SpamChecker for NoShouting {
 //!     fn check_event_for_spam(event: &Event) -> Verdict {
 //!         match event.body() {
-//!             Some(body) if body.len() > 8 && body == body.to_uppercase() => {
+//!             Some(body) if body.chars().count() >= 8 && body == body.to_uppercase() => {
 //!                 Verdict::Deny(MatrixError::forbidden("please do not shout"))
 //!             }
 //!             _ => Verdict::Allow,

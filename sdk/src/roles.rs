@@ -149,7 +149,10 @@ pub trait ThirdPartyRules {
         let _ = (room_id, user_id, new_visibility);
         Verdict::NotImplemented
     }
-    /// After an event was stored. Runs off the sender's request.
+    /// After an event was stored. Runs off the sender's request, at most
+    /// once per event, concurrently with other calls. Return
+    /// [`Handled::Done`] also for events you ignore: the default answer
+    /// makes the server stop calling this method.
     fn on_new_event(event: &Event) -> Handled {
         let _ = event;
         Handled::NotImplemented

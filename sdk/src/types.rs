@@ -94,6 +94,11 @@ impl MatrixError {
         Self::new(400, "M_INVALID_PARAM", message)
     }
 
+    /// 400 `M_MISSING_PARAM`.
+    pub fn missing_param(name: &str) -> Self {
+        Self::new(400, "M_MISSING_PARAM", format!("Missing parameter: {name}"))
+    }
+
     /// 404 `M_NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(404, "M_NOT_FOUND", message)

@@ -6,13 +6,16 @@ use std::sync::OnceLock;
 
 /// Every guest package the tests load.
 const PACKAGES: &[&str] = &[
+    "fixture-hooks",
     "fixture-noop",
+    "fixture-probe",
     "fixture-faulty",
     "fixture-future-wit",
     "template",
     "spam-filter",
     "auto-accept-invites",
     "welcome-message",
+    "message-stats",
 ];
 
 /// The folder holding the built `.wasm` files.

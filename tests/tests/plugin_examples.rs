@@ -166,3 +166,28 @@ async fn welcome_message_greets_first_joins_only() {
     let greetings = bodies_from(&alice, &room, "@greeter:localhost").await;
     assert_eq!(greetings.iter().filter(|body| *body == "Welcome, Carol!").count(), 1, "{greetings:?}");
 }
+
+#[tokio::test]
+async fn message_stats_limits_length_and_counts_concurrent_messages() {
+    // Written from the docs alone by a first-time module author; see
+    // examples/message-stats/README.md.
+    let yaml = format!(
+        "modules:\n  - module: \"{}\"\n    config: {{max_length: 20}}\n    capabilities: {{kv: true}}\n",
+        wasm("message-stats")
+    );
+    let server = TestServer::start_with(&yaml).await;
+    let alice = server.register("alice", "password-1").await;
+    let room = alice.create_room(json!({})).await;
+    assert_error(&send(&alice, &room, &"é".repeat(21)).await, 403, "M_FORBIDDEN");
+    assert_eq!(send(&alice, &room, &"é".repeat(20)).await.0, 200, "characters, not bytes");
+    let sends = (0..30).map(|i| {
+        let alice = alice.clone();
+        let room = room.clone();
+        async move { send(&alice, &room, &format!("message {i}")).await.0 }
+    });
+    assert!(futures::future::join_all(sends).await.iter().all(|status| *status == 200));
+    let stats = format!("/_trellis/plugins/message_stats/stats?room_id={}", encode(&room));
+    eventually("31 messages are counted", || async { alice.get(&stats).await.1["messages"] == 31 }).await;
+    assert_error(&server.client().get(&stats).await, 401, "M_MISSING_TOKEN");
+    assert_error(&alice.get("/_trellis/plugins/message_stats/stats").await, 400, "M_MISSING_PARAM");
+}

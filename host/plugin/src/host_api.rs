@@ -111,6 +111,14 @@ pub trait PluginHost: Send + Sync + 'static {
         value: &'a [u8],
         quota_bytes: u64,
     ) -> BoxFuture<'a, anyhow::Result<Result<(), String>>>;
+    /// Adds to a counter atomically; `Ok(Err(..))` explains a refusal.
+    fn kv_increment<'a>(
+        &'a self,
+        plugin: &'a str,
+        key: &'a str,
+        delta: i64,
+        quota_bytes: u64,
+    ) -> BoxFuture<'a, anyhow::Result<Result<i64, String>>>;
     /// Deletes a key; returns whether it existed.
     fn kv_delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<bool>>;
     /// Keys with a prefix, in byte order.

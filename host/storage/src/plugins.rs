@@ -74,6 +74,78 @@ impl Storage {
         Ok(true)
     }
 
+    /// Adds `delta` to a counter kept as decimal text (a missing key counts
+    /// as 0) and returns the new value. `Ok(Err(..))` explains a refusal: the
+    /// value is not a counter, the sum overflows, or the quota would be
+    /// passed. Concurrent increments never lose updates: SQLite's single
+    /// writer serialises them, and PostgreSQL locks the row.
+    pub async fn plugin_kv_increment(
+        &self,
+        plugin: &str,
+        key: &str,
+        delta: i64,
+        quota: u64,
+    ) -> StorageResult<Result<i64, String>> {
+        let mut tx = self.begin().await?;
+        let current: Option<Vec<u8>> = match self.backend() {
+            crate::Backend::Postgres => {
+                sqlx::query(
+                    "INSERT INTO plugin_kv (plugin, key, value, size) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (plugin, key) DO NOTHING",
+                )
+                .bind(plugin)
+                .bind(key)
+                .bind(&b"0"[..])
+                .bind(i64::try_from(key.len() + 1).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = $1 AND key = $2 FOR UPDATE")
+                    .bind(plugin)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            crate::Backend::Sqlite => {
+                sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = $1 AND key = $2")
+                    .bind(plugin)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+        };
+        let old = match current {
+            None => 0,
+            Some(bytes) => match std::str::from_utf8(&bytes).ok().and_then(|text| text.parse::<i64>().ok()) {
+                Some(number) => number,
+                None => return Ok(Err(format!("the value of {key:?} is not a counter"))),
+            },
+        };
+        let Some(new) = old.checked_add(delta) else { return Ok(Err(format!("{key:?} would overflow"))) };
+        let value = new.to_string();
+        let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
+        let others: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM plugin_kv WHERE plugin = $1 AND key <> $2")
+                .bind(plugin)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+        if u64::try_from(others.unwrap_or(0).saturating_add(size)).unwrap_or(u64::MAX) > quota {
+            return Ok(Err(format!("the plugin's store would exceed its quota of {quota} bytes")));
+        }
+        sqlx::query(
+            "INSERT INTO plugin_kv (plugin, key, value, size) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, size = excluded.size",
+        )
+        .bind(plugin)
+        .bind(key)
+        .bind(value.as_bytes())
+        .bind(size)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(new))
+    }
+
     /// Deletes a key; returns whether it existed.
     pub async fn plugin_kv_delete(&self, plugin: &str, key: &str) -> StorageResult<bool> {
         let done = sqlx::query("DELETE FROM plugin_kv WHERE plugin = $1 AND key = $2")

@@ -29,6 +29,15 @@ impl Host for StoreState {
         self.waiting(ctx.host.kv_set(&ctx.name, &key, &value, quota)).await
     }
 
+    async fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, String>> {
+        let quota = self.kv_quota()?;
+        if key.len() > MAX_KEY {
+            return Ok(Err(format!("keys are at most {MAX_KEY} bytes")));
+        }
+        let ctx = self.ctx.clone();
+        self.waiting(ctx.host.kv_increment(&ctx.name, &key, delta, quota)).await
+    }
+
     async fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
         self.kv_quota()?;
         let ctx = self.ctx.clone();

@@ -122,6 +122,17 @@ impl PluginHost for ServerHost {
         .boxed()
     }
 
+    fn kv_increment<'a>(
+        &'a self,
+        plugin: &'a str,
+        key: &'a str,
+        delta: i64,
+        quota_bytes: u64,
+    ) -> BoxFuture<'a, anyhow::Result<Result<i64, String>>> {
+        async move { storage(self.services()?.storage.plugin_kv_increment(plugin, key, delta, quota_bytes).await) }
+            .boxed()
+    }
+
     fn kv_delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<bool>> {
         async move { storage(self.services()?.storage.plugin_kv_delete(plugin, key).await) }.boxed()
     }
