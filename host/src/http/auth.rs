@@ -110,6 +110,16 @@ fn percent_decode(text: &str) -> String {
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Requester, Error> {
     let token = access_token(parts).ok_or_else(|| Error::new(ErrCode::MissingToken, "Missing access token"))?;
     let requester = state.tokens.authenticate(&state.storage, &token).await?;
+    // Account validity plugins may expire accounts (Synapse's errcode).
+    if state.plugins.checks_expiry()
+        && state.plugins.is_user_expired(&requester.user_id).await == Some(trellis_plugin::hooks::Expiry::Expired)
+    {
+        return Err(Error::Plugin {
+            status: axum::http::StatusCode::FORBIDDEN,
+            errcode: "ORG_MATRIX_EXPIRED_ACCOUNT".into(),
+            message: "User account has expired".into(),
+        });
+    }
     let ip = client_ip(parts);
     let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     state.activity.record(&requester.user_id, &requester.device_id, &ip, user_agent);

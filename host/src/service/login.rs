@@ -9,6 +9,8 @@ use super::ratelimit::Verdict;
 use super::tokens::{IssuedSession, Requester};
 use super::users::local_localpart;
 use crate::error::{ErrCode, Error, Result};
+use serde_json::Value;
+use trellis_plugin::hooks::AuthOutcome;
 
 /// `POST /login` body, the fields password login uses.
 #[derive(Debug, Deserialize)]
@@ -112,6 +114,52 @@ impl Services {
         if !self.plugins.is_empty() {
             self.plugins.on_user_login(&user.user_id, None, Some(&session.device_id)).await;
         }
+        Ok(LoggedIn { user_id: user.user_id, session })
+    }
+
+    /// `POST /login` with a type a password-auth plugin provides: the
+    /// plugin checks the whole request body and names the user.
+    pub async fn login_with_plugin(&self, body: LoginBody, raw: &Value, client_ip: &str) -> Result<LoggedIn> {
+        limited(self.ratelimits.login_address.check(client_ip, true))?;
+        let username = self.identifier_user(&body).unwrap_or_default();
+        let user_id = match self.plugins.check_auth(&username, &body.kind, raw).await {
+            AuthOutcome::Accepted(user_id) => user_id,
+            AuthOutcome::Rejected | AuthOutcome::Unhandled => {
+                return Err(Error::forbidden("Invalid login"));
+            }
+        };
+        let user = self.storage.user(&user_id).await?.ok_or_else(|| {
+            tracing::warn!(%user_id, "a password-auth plugin accepted a login for an unknown user");
+            Error::forbidden("Invalid login")
+        })?;
+        if user.deactivated {
+            return Err(Error::new(ErrCode::UserDeactivated, "This account has been deactivated"));
+        }
+        limited(self.ratelimits.login_account.check(&user.user_id, true))?;
+        self.plugins
+            .check_login_for_spam(
+                &user.user_id,
+                body.device_id.as_deref(),
+                body.initial_device_display_name.as_deref(),
+                Some(client_ip),
+                Some(&body.kind),
+            )
+            .await
+            .map_err(Error::from)?;
+        let lifetime = body.refresh_token.then_some(self.config.refreshable_access_token_lifetime.0);
+        let mut tx = self.storage.begin().await?;
+        let session = self
+            .tokens
+            .issue(
+                &mut tx,
+                &user.user_id,
+                body.device_id.as_deref(),
+                body.initial_device_display_name.as_deref(),
+                lifetime,
+            )
+            .await?;
+        tx.commit().await.map_err(Error::internal)?;
+        self.plugins.on_user_login(&user.user_id, Some(&body.kind), Some(&session.device_id)).await;
         Ok(LoggedIn { user_id: user.user_id, session })
     }
 

@@ -17,6 +17,12 @@ pub async fn flows(State(state): State<AppState>) -> Json<Value> {
     if state.config.password_config.enabled {
         flows.push(json!({"type": "m.login.password"}));
     }
+    // Login types added by password-auth plugins.
+    for (kind, _) in state.plugins.login_types().await {
+        if !flows.iter().any(|flow| flow["type"] == kind.as_str()) {
+            flows.push(json!({"type": kind}));
+        }
+    }
     Json(json!({"flows": flows}))
 }
 
@@ -24,20 +30,24 @@ pub async fn flows(State(state): State<AppState>) -> Json<Value> {
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    MatrixJson(body): MatrixJson<LoginBody>,
+    MatrixJson(raw): MatrixJson<Value>,
 ) -> Result<Json<Value>> {
-    match body.kind.as_str() {
-        "m.login.password" => {
-            let logged_in = state.login_with_password(body, &ip).await?;
-            let registered = Registered { user_id: logged_in.user_id, session: Some(logged_in.session) };
-            Ok(Json(super::register::session_response(&state, &registered)))
+    let body: LoginBody = serde_json::from_value(raw.clone()).map_err(|e| Error::bad_json(e.to_string()))?;
+    let logged_in = match body.kind.as_str() {
+        "m.login.password" => state.login_with_password(body, &ip).await?,
+        other if state.plugins.login_types().await.iter().any(|(kind, _)| kind == other) => {
+            state.login_with_plugin(body, &raw, &ip).await?
         }
-        other => Err(Error::with_status(
-            axum::http::StatusCode::BAD_REQUEST,
-            crate::error::ErrCode::Unknown,
-            format!("Unknown login type {other}"),
-        )),
-    }
+        other => {
+            return Err(Error::with_status(
+                axum::http::StatusCode::BAD_REQUEST,
+                crate::error::ErrCode::Unknown,
+                format!("Unknown login type {other}"),
+            ));
+        }
+    };
+    let registered = Registered { user_id: logged_in.user_id, session: Some(logged_in.session) };
+    Ok(Json(super::register::session_response(&state, &registered)))
 }
 
 /// `POST /refresh` body.

@@ -101,7 +101,17 @@ impl Services {
             let redaction_json: PduJson = serde_json::from_str(&redaction.json).map_err(Error::internal)?;
             unsigned.insert("redacted_because".into(), client_event(&redaction.event_id, &redaction_json, None));
         }
-        Ok(client_event(&row.event_id, &json, Some(unsigned)))
+        let mut view = client_event(&row.event_id, &json, Some(unsigned));
+        if self.plugins.adds_unsigned() {
+            // Synapse's add_field_to_unsigned: plugins may annotate events
+            // as they are served.
+            let event = crate::service::plugins::events::from_json(&row.event_id, &row.room_id, &view);
+            let added = self.plugins.fields_for_unsigned(&event).await;
+            if let Some(unsigned) = view.get_mut("unsigned").and_then(Value::as_object_mut) {
+                unsigned.extend(added);
+            }
+        }
+        Ok(view)
     }
 
     /// Client views of several events, with bundled aggregations.
