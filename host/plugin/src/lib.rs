@@ -31,7 +31,7 @@ pub use capabilities::Capabilities;
 pub use engine::RuntimeOptions;
 pub use fault::FailurePolicy;
 pub use host_api::{ActionResult, MatrixError, PluginEvent, PluginHost, PluginRequest, PluginResponse, StoredTimer};
-pub use loaded::LoadedPlugin;
+pub use loaded::{Callback, LoadedPlugin};
 pub use manager::{LoadReport, PluginManager};
 pub use spec::{PluginKind, PluginSource, PluginSpec};
 pub use stats::PluginSnapshot;
