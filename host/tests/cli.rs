@@ -196,3 +196,35 @@ async fn zero_setup_run_creates_config_and_serves_on_8008() {
     assert_eq!(versions.status(), 200);
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn sighup_reloads_plugins_and_keeps_them_when_the_config_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = trellis(
+        &["generate-config", "--server-name", "localhost", "--data-dir", "data", "--output", "hs.yaml", "--port", "0"],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    let mut server = Server::spawn(&["run", "-c", "hs.yaml"], dir.path());
+    let address = server.address();
+    let features = || async {
+        let versions = reqwest::get(format!("http://{address}/_matrix/client/versions")).await.unwrap();
+        versions.json::<serde_json::Value>().await.unwrap()["unstable_features"].clone()
+    };
+    assert!(features().await.get("org.matrix.msc4140").is_none());
+    let hup = |pid: u32| assert!(Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
+
+    let config = dir.path().join("hs.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("msc4140_enabled: false", "msc4140_enabled: true")).unwrap();
+    hup(server.child.id());
+    server.wait_for("plugins reloaded");
+    assert_eq!(features().await["org.matrix.msc4140"], true);
+
+    // A broken config is refused; the running plugins stay.
+    std::fs::write(&config, "server_name: [not, valid").unwrap();
+    hup(server.child.id());
+    server.wait_for("plugin reload failed");
+    assert_eq!(features().await["org.matrix.msc4140"], true);
+    assert!(server.terminate().success());
+}

@@ -191,3 +191,20 @@ async fn message_stats_limits_length_and_counts_concurrent_messages() {
     assert_error(&server.client().get(&stats).await, 401, "M_MISSING_TOKEN");
     assert_error(&alice.get("/_trellis/plugins/message_stats/stats").await, 400, "M_MISSING_PARAM");
 }
+
+#[tokio::test]
+async fn modules_are_asked_in_order_and_the_first_denial_wins() {
+    let yaml = format!(
+        "modules:\n  - module: \"{}\"\n    config: {{forbidden_word: durian}}\n  - module: \"{}\"\n    config: {{keywords: [durian, mango], message: \"second module\"}}\n",
+        wasm("template"),
+        wasm("spam-filter")
+    );
+    let server = TestServer::start_with(&yaml).await;
+    let alice = server.register("alice", "password-1").await;
+    let room = alice.create_room(json!({})).await;
+    let first = send(&alice, &room, "durian").await;
+    assert_error(&first, 403, "M_FORBIDDEN");
+    assert_eq!(first.1["error"], "messages may not contain \"durian\"");
+    let second = send(&alice, &room, "mango").await;
+    assert_eq!(second.1["error"], "second module", "the first allowed, so the second was asked");
+}

@@ -16,6 +16,14 @@ use crate::spec::PluginLimits;
 
 /// Captured guest output beyond this is cut off (and the write traps).
 const OUTPUT_CAPACITY: usize = 256 << 10;
+/// Core instances per store.
+const MAX_INSTANCES: usize = 32;
+/// Tables per store.
+const MAX_TABLES: usize = 32;
+/// Linear memories per store.
+const MAX_MEMORIES: usize = 4;
+/// Elements per table (function references).
+const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// What every call of one plugin shares.
 pub struct PluginContext {
@@ -77,7 +85,17 @@ impl StoreState {
         {
             wasi.preopened_dir(folder, "/", FsPerms::ReadOnly)?;
         }
-        let limits = StoreLimitsBuilder::new().memory_size(ctx.limits.memory_bytes).trap_on_grow_failure(true).build();
+        // A component made by wit-component holds a handful of core
+        // instances, tables and one or two memories; these caps stop a
+        // component that tries to create many more.
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(ctx.limits.memory_bytes)
+            .instances(MAX_INSTANCES)
+            .tables(MAX_TABLES)
+            .memories(MAX_MEMORIES)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .trap_on_grow_failure(true)
+            .build();
         Ok(Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),
