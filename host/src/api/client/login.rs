@@ -32,7 +32,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     MatrixJson(raw): MatrixJson<Value>,
 ) -> Result<Json<Value>> {
-    let body: LoginBody = serde_json::from_value(raw.clone()).map_err(|e| Error::bad_json(e.to_string()))?;
+    let body: LoginBody = crate::http::json::from_value(raw.clone())?;
     let logged_in = match body.kind.as_str() {
         "m.login.password" => state.login_with_password(body, &ip).await?,
         other if state.plugins.login_types().await.iter().any(|(kind, _)| kind == other) => {
