@@ -238,6 +238,9 @@ fn spawn_background(services: &Arc<Services>, stop: &CancellationToken, tasks: &
                     if let Err(err) = keeper.prune_expired_tokens().await {
                         tracing::warn!(?err, "could not prune expired tokens");
                     }
+                    if let Err(err) = keeper.storage.prune_login_tokens(trellis_storage::now_ms()).await {
+                        tracing::warn!(%err, "could not prune expired login tokens");
+                    }
                 }
             }
         }

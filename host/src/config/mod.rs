@@ -14,6 +14,7 @@ pub mod example;
 mod listeners;
 mod plugins;
 mod ratelimit;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,7 @@ pub use duration::DurationMs;
 pub use listeners::{FOREIGN_RESOURCES, ListenerConfig, ListenerType, ResourceConfig};
 pub use plugins::{ExperimentalFeatures, ModuleConfig, ModuleLimits, PluginRuntimeConfig};
 pub use ratelimit::{RateLimitConfig, RcLoginConfig};
+pub use sessions::LoginViaExistingSession;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +84,9 @@ pub struct Config {
     /// Password settings.
     #[serde(default)]
     pub password_config: PasswordConfig,
+    /// `POST /login/get_token` (spec v1.7), off by default as in Synapse.
+    #[serde(default)]
+    pub login_via_existing_session: LoginViaExistingSession,
     /// A Synapse logging config; only its root level is read.
     #[serde(default)]
     pub log_config: Option<PathBuf>,
@@ -255,6 +260,16 @@ impl Config {
             bail!("config key `max_request_body_size`: must be at least 1024 bytes");
         }
         self.validate_modules()?;
+        let sessions = &self.login_via_existing_session;
+        if sessions.enabled && !sessions.require_ui_auth {
+            bail!(
+                "config key `login_via_existing_session.require_ui_auth`: the spec requires \
+                 re-authentication for every login token; it cannot be turned off"
+            );
+        }
+        if sessions.token_timeout.0 == 0 {
+            bail!("config key `login_via_existing_session.token_timeout`: must be longer than zero");
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod ephemeral;
 pub mod filter;
 pub mod login;
+pub mod login_tokens;
 pub mod passwords;
 pub mod plugins;
 pub mod profile;

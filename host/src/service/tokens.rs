@@ -72,7 +72,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// A fresh random token with a short prefix telling what it is.
-fn mint(prefix: &str) -> String {
+pub(crate) fn mint(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes))

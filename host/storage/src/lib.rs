@@ -15,6 +15,7 @@ pub mod account_data;
 pub mod devices;
 pub mod events;
 pub mod filters;
+pub mod login_tokens;
 pub mod plugins;
 pub mod profiles;
 pub mod push;

@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_indexes"),
     migration!(8, "0008_push_index"),
     migration!(9, "0009_plugins"),
+    migration!(10, "0010_login_tokens"),
 ];
 
 /// The newest schema version this binary can write.

@@ -17,7 +17,7 @@ pub async fn capabilities(State(state): State<AppState>, AnyUser(_requester): An
             "m.set_displayname": {"enabled": true},
             "m.set_avatar_url": {"enabled": true},
             "m.3pid_changes": {"enabled": false},
-            "m.get_login_token": {"enabled": false},
+            "m.get_login_token": {"enabled": state.config.login_via_existing_session.enabled},
             "m.room_versions": {"default": trellis_events::DEFAULT_ROOM_VERSION, "available": available},
             "m.profile_fields": {"enabled": true},
             "m.forget_forced_upon_leave": {"enabled": false},

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::http::auth::ClientIp;
-use crate::http::{AnyUser, AppState, MatrixJson};
+use crate::http::{AnyUser, AppState, MatrixJson, User};
 use crate::service::login::LoginBody;
 use crate::service::registration::Registered;
 
@@ -16,6 +16,11 @@ pub async fn flows(State(state): State<AppState>) -> Json<Value> {
     let mut flows = Vec::new();
     if state.config.password_config.enabled {
         flows.push(json!({"type": "m.login.password"}));
+    }
+    // Offered only when something can mint login tokens (get_token now,
+    // single sign-on later), as Synapse does.
+    if state.config.login_via_existing_session.enabled {
+        flows.push(json!({"type": "m.login.token", "get_login_token": true}));
     }
     // Login types added by password-auth plugins.
     for (kind, _) in state.plugins.login_types().await {
@@ -35,6 +40,18 @@ pub async fn login(
     let body: LoginBody = crate::http::json::from_value(raw.clone())?;
     let logged_in = match body.kind.as_str() {
         "m.login.password" => state.login_with_password(body, &ip).await?,
+        "m.login.token" => {
+            let token = raw.get("token").and_then(Value::as_str).ok_or_else(|| Error::missing_param("token"))?;
+            let (user_id, session) = state
+                .login_with_token(
+                    token,
+                    body.device_id.as_deref(),
+                    body.initial_device_display_name.as_deref(),
+                    body.refresh_token,
+                )
+                .await?;
+            crate::service::login::LoggedIn { user_id, session }
+        }
         other if state.plugins.login_types().await.iter().any(|(kind, _)| kind == other) => {
             state.login_with_plugin(body, &raw, &ip).await?
         }
@@ -48,6 +65,26 @@ pub async fn login(
     };
     let registered = Registered { user_id: logged_in.user_id, session: Some(logged_in.session) };
     Ok(Json(super::register::session_response(&state, &registered)))
+}
+
+/// `POST /_matrix/client/v1/login/get_token` (spec v1.7): a single-use
+/// login token for another client of the same user, after re-authenticating
+/// (every time: the session of an earlier request is never reused).
+pub async fn get_token(
+    State(state): State<AppState>,
+    User(requester): User,
+    request: axum::extract::Request,
+) -> Result<Json<Value>> {
+    let settings = &state.config.login_via_existing_session;
+    if !settings.enabled {
+        return Err(Error::new(crate::error::ErrCode::Unrecognized, "Unrecognized request"));
+    }
+    let (_, session) =
+        super::account::authenticated_body::<serde_json::Map<String, Value>>(&state, &requester.user_id, request)
+            .await?;
+    let token = state.mint_login_token(&requester.user_id, None, settings.token_timeout.0).await?;
+    state.finish_uia_session(&session).await?;
+    Ok(Json(json!({"login_token": token.token, "expires_in_ms": token.expires_in_ms})))
 }
 
 /// `POST /refresh` body.

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_matrix/client/versions", get(versions::versions))
         .route("/.well-known/matrix/client", get(versions::well_known))
         .route("/_matrix/client/v1/register/m.login.registration_token/validity", get(register::token_validity))
+        .route("/_matrix/client/v1/login/get_token", post(login::get_token))
         .route("/_matrix/client/v1/rooms/{room_id}/relations/{event_id}", get(relations::relations))
         .route("/_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}", get(relations::relations))
         .route(
