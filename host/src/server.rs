@@ -22,6 +22,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
 const ACTIVITY_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// How often expired sessions and tokens are cleaned up.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long client transaction ids are remembered (as in Synapse).
+const TXN_ID_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 /// Longest wait for in-flight requests at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -240,6 +242,10 @@ fn spawn_background(services: &Arc<Services>, stop: &CancellationToken, tasks: &
                     }
                     if let Err(err) = keeper.storage.prune_login_tokens(trellis_storage::now_ms()).await {
                         tracing::warn!(%err, "could not prune expired login tokens");
+                    }
+                    let txn_cutoff = trellis_storage::now_ms().saturating_sub(TXN_ID_LIFETIME_MS);
+                    if let Err(err) = keeper.storage.prune_txn_ids(txn_cutoff).await {
+                        tracing::warn!(%err, "could not prune old transaction ids");
                     }
                 }
             }

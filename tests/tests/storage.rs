@@ -69,3 +69,24 @@ async fn concurrent_registrations_of_one_name_make_one_account() {
     assert_eq!(ok, 1, "{results:?}");
     assert!(results.iter().all(|(s, b)| *s == 200 || b["errcode"] == "M_USER_IN_USE"), "{results:?}");
 }
+
+#[tokio::test]
+async fn old_transaction_ids_are_pruned() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "password-1").await;
+    let room = alice.create_room(serde_json::json!({})).await;
+    let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/txn-1", trellis_tests::client::encode(&room));
+    let body = serde_json::json!({"msgtype": "m.text", "body": "once"});
+    let (_, first) = alice.put(&path, &body).await;
+    let (_, retry) = alice.put(&path, &body).await;
+    assert_eq!(first["event_id"], retry["event_id"], "a retry within the lifetime is deduplicated");
+    let storage = &server.server.as_ref().unwrap().services.storage;
+    assert_eq!(storage.prune_txn_ids(trellis_storage_now() - 60_000).await.unwrap(), 0, "recent ids stay");
+    assert!(storage.prune_txn_ids(trellis_storage_now() + 1).await.unwrap() >= 1);
+    let (_, after) = alice.put(&path, &body).await;
+    assert_ne!(first["event_id"], after["event_id"], "a pruned transaction id sends anew");
+}
+
+fn trellis_storage_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}

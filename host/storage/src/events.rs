@@ -381,6 +381,15 @@ impl Storage {
 }
 
 impl Storage {
+    /// Forgets client transaction ids recorded before `before_ts`; returns
+    /// how many. After that a retry with the same transaction id sends a new
+    /// event, which is what Synapse does after 24 hours too.
+    pub async fn prune_txn_ids(&self, before_ts: i64) -> StorageResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM event_txn_ids WHERE created_ts < $1").bind(before_ts).execute(&self.write).await?;
+        Ok(done.rows_affected())
+    }
+
     /// The (device, txn id) that sent an event, if a local client did.
     pub async fn txn_of_event(&self, event_id: &str) -> StorageResult<Option<(String, String, String)>> {
         let row = sqlx::query("SELECT user_id, device_id, txn_id FROM event_txn_ids WHERE event_id = $1")
