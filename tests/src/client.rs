@@ -114,6 +114,17 @@ impl Client {
         response["event_id"].as_str().expect("event_id").to_owned()
     }
 
+    /// Sends a text message and returns the raw answer (for tests that
+    /// expect a refusal).
+    pub async fn send_message(&self, room_id: &str, body: &str) -> (u16, Value) {
+        let txn = format!("t{}", rand_txn());
+        self.put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(room_id)),
+            &serde_json::json!({"msgtype": "m.text", "body": body}),
+        )
+        .await
+    }
+
     /// Joins a room by id or alias.
     pub async fn join(&self, room: &str) -> (u16, Value) {
         self.post(&format!("/_matrix/client/v3/join/{}", encode(room)), &serde_json::json!({})).await

@@ -217,3 +217,19 @@ pub fn shared_secret_mac(secret: &str, nonce: &str, user: &str, password: &str, 
     mac.update(format!("{nonce}\0{user}\0{password}\0{}", if admin { "admin" } else { "notadmin" }).as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// Polls `check` every 50 ms until it holds, for up to twenty seconds; for
+/// effects that happen after a request returns (plugin hooks, timers).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

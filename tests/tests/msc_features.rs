@@ -7,24 +7,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use trellis_tests::TestServer;
 use trellis_tests::client::{Client, assert_error, encode};
+use trellis_tests::{TestServer, eventually};
 
 const DELAYED: &str = "/_matrix/client/unstable/org.matrix.msc4140/delayed_events";
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 async fn bodies(user: &Client, room: &str) -> Vec<String> {
     let (status, page) = user.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=100", encode(room))).await;

@@ -2,21 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
-use trellis_tests::TestServer;
+use serde_json::json;
 use trellis_tests::client::{Client, assert_error, encode};
 use trellis_tests::plugins::wasm;
-
-async fn send(user: &Client, room: &str, body: &str) -> (u16, Value) {
-    let txn = format!("t{}", rand::random::<u64>());
-    user.put(
-        &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(room)),
-        &json!({"msgtype": "m.text", "body": body}),
-    )
-    .await
-}
+use trellis_tests::{TestServer, eventually};
 
 /// Message bodies in a room, oldest first.
 async fn bodies_from(user: &Client, room: &str, sender: &str) -> Vec<String> {
@@ -33,21 +22,6 @@ async fn bodies_from(user: &Client, room: &str, sender: &str) -> Vec<String> {
     bodies
 }
 
-/// Polls until `check` holds, for up to ten seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 #[tokio::test]
 async fn spam_filter_refuses_keywords_and_patterns() {
     let yaml = format!(
@@ -60,10 +34,10 @@ async fn spam_filter_refuses_keywords_and_patterns() {
     let room = alice.create_room(json!({"preset": "public_chat"})).await;
     assert_eq!(moderator.join(&room).await.0, 200);
 
-    let refused = send(&alice, &room, "Cheap watches, BUY NOW!").await;
+    let refused = alice.send_message(&room, "Cheap watches, BUY NOW!").await;
     assert_error(&refused, 403, "M_FORBIDDEN");
     assert_eq!(refused.1["error"], "No spam here");
-    assert_error(&send(&alice, &room, "best online CASINO in town").await, 403, "M_FORBIDDEN");
+    assert_error(&alice.send_message(&room, "best online CASINO in town").await, 403, "M_FORBIDDEN");
     // Room names are checked too.
     let (status, _) = alice
         .put(
@@ -72,8 +46,8 @@ async fn spam_filter_refuses_keywords_and_patterns() {
         )
         .await;
     assert_eq!(status, 403);
-    assert_eq!(send(&alice, &room, "hello there").await.0, 200);
-    assert_eq!(send(&moderator, &room, "example of spam: buy now").await.0, 200, "exempt users pass");
+    assert_eq!(alice.send_message(&room, "hello there").await.0, 200);
+    assert_eq!(moderator.send_message(&room, "example of spam: buy now").await.0, 200, "exempt users pass");
     // Refused messages never reached the room.
     let bodies = bodies_from(&alice, &room, "@alice:localhost").await;
     assert_eq!(bodies, vec!["hello there".to_owned()]);
@@ -98,8 +72,8 @@ async fn template_refuses_its_forbidden_word() {
     let server = TestServer::start_with(&yaml).await;
     let alice = server.register("alice", "password-1").await;
     let room = alice.create_room(json!({})).await;
-    assert_error(&send(&alice, &room, "I love durian").await, 403, "M_FORBIDDEN");
-    assert_eq!(send(&alice, &room, "I love mango").await.0, 200);
+    assert_error(&alice.send_message(&room, "I love durian").await, 403, "M_FORBIDDEN");
+    assert_eq!(alice.send_message(&room, "I love mango").await.0, 200);
 }
 
 #[tokio::test]
@@ -178,12 +152,12 @@ async fn message_stats_limits_length_and_counts_concurrent_messages() {
     let server = TestServer::start_with(&yaml).await;
     let alice = server.register("alice", "password-1").await;
     let room = alice.create_room(json!({})).await;
-    assert_error(&send(&alice, &room, &"é".repeat(21)).await, 403, "M_FORBIDDEN");
-    assert_eq!(send(&alice, &room, &"é".repeat(20)).await.0, 200, "characters, not bytes");
+    assert_error(&alice.send_message(&room, &"é".repeat(21)).await, 403, "M_FORBIDDEN");
+    assert_eq!(alice.send_message(&room, &"é".repeat(20)).await.0, 200, "characters, not bytes");
     let sends = (0..30).map(|i| {
         let alice = alice.clone();
         let room = room.clone();
-        async move { send(&alice, &room, &format!("message {i}")).await.0 }
+        async move { alice.send_message(&room, &format!("message {i}")).await.0 }
     });
     assert!(futures::future::join_all(sends).await.iter().all(|status| *status == 200));
     let stats = format!("/_trellis/plugins/message_stats/stats?room_id={}", encode(&room));
@@ -202,9 +176,9 @@ async fn modules_are_asked_in_order_and_the_first_denial_wins() {
     let server = TestServer::start_with(&yaml).await;
     let alice = server.register("alice", "password-1").await;
     let room = alice.create_room(json!({})).await;
-    let first = send(&alice, &room, "durian").await;
+    let first = alice.send_message(&room, "durian").await;
     assert_error(&first, 403, "M_FORBIDDEN");
     assert_eq!(first.1["error"], "messages may not contain \"durian\"");
-    let second = send(&alice, &room, "mango").await;
+    let second = alice.send_message(&room, "mango").await;
     assert_eq!(second.1["error"], "second module", "the first allowed, so the second was asked");
 }

@@ -21,15 +21,6 @@ async fn register(client: &Client, username: &str) -> (u16, Value) {
     client.post("/_matrix/client/v3/register", &body).await
 }
 
-async fn send(user: &Client, room: &str, body: &str) -> (u16, Value) {
-    let txn = format!("t{}", rand::random::<u64>());
-    user.put(
-        &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(room)),
-        &json!({"msgtype": "m.text", "body": body}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn spam_checks_guard_rooms_aliases_and_the_directory() {
     let server = server().await;
@@ -77,7 +68,7 @@ async fn third_party_rules_rewrite_refuse_and_guard_deactivation() {
     let server = server().await;
     let alice = server.register("alice", "password-1").await;
     let room = alice.create_room(json!({})).await;
-    let (status, sent) = send(&alice, &room, "my secret plan").await;
+    let (status, sent) = alice.send_message(&room, "my secret plan").await;
     assert_eq!(status, 200, "{sent}");
     let (_, event) = alice
         .get(&format!(
@@ -89,7 +80,7 @@ async fn third_party_rules_rewrite_refuse_and_guard_deactivation() {
     assert_eq!(event["content"]["body"], "my [redacted] plan");
     // add_field_to_unsigned annotates messages as they are served.
     assert_eq!(event["unsigned"]["org.example.seen"], true, "{event}");
-    let vetoed = send(&alice, &room, "veto").await;
+    let vetoed = alice.send_message(&room, "veto").await;
     assert_error(&vetoed, 403, "M_FORBIDDEN");
     assert_eq!(vetoed.1["error"], "vetoed");
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
-use trellis_tests::client::{assert_error, encode};
+use trellis_tests::client::assert_error;
 use trellis_tests::plugins::wasm;
 use trellis_tests::{TestServer, boot};
 
@@ -24,15 +24,6 @@ async fn room_with(user: &trellis_tests::client::Client) -> String {
     let (status, body) = user.post("/_matrix/client/v3/createRoom", &json!({})).await;
     assert_eq!(status, 200, "{body}");
     body["room_id"].as_str().unwrap().to_owned()
-}
-
-async fn send(user: &trellis_tests::client::Client, room: &str, body: &str) -> (u16, Value) {
-    let txn = format!("t{}", rand::random::<u64>());
-    user.put(
-        &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(room)),
-        &json!({"msgtype": "m.text", "body": body}),
-    )
-    .await
 }
 
 fn fault_count(plugin: &Value, kind: &str) -> u64 {
@@ -56,7 +47,7 @@ async fn faults_fail_one_call_and_the_server_keeps_serving() {
     let room = room_with(&admin).await;
 
     for (word, kind) in [("loop", "timeout"), ("hog", "out_of_memory"), ("trap", "trap"), ("panic", "trap")] {
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(20), send(&admin, &room, word))
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(20), admin.send_message(&room, word))
             .await
             .expect("a faulting plugin must not hang the request");
         // Spam checks fail closed by default: the message is refused.
@@ -70,7 +61,7 @@ async fn faults_fail_one_call_and_the_server_keeps_serving() {
     assert!(last.contains("fixture panic: asked to panic"), "panic message missing: {last}");
 
     // The server and the plugin keep working.
-    let (status, body) = send(&admin, &room, "hello").await;
+    let (status, body) = admin.send_message(&room, "hello").await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = server.client().get("/_matrix/client/versions").await;
     assert_eq!(status, 200);
@@ -91,12 +82,12 @@ async fn fail_open_plugins_let_requests_through_and_repeated_faults_disable() {
     let admin = server.register_as("admin", "password-1", true).await;
     let room = room_with(&admin).await;
     for _ in 0..2 {
-        let (status, body) = send(&admin, &room, "trap").await;
+        let (status, body) = admin.send_message(&room, "trap").await;
         assert_eq!(status, 200, "fail_open must allow: {body}");
     }
     let plugins = admin_plugins(&server, &admin).await;
     assert_eq!(plugins[0]["disabled"], true, "{}", plugins[0]);
-    let (status, body) = send(&admin, &room, "after").await;
+    let (status, body) = admin.send_message(&room, "after").await;
     assert_eq!(status, 200, "{body}");
     // Prometheus shows the same.
     let (_, text) = server.client().get("/_synapse/metrics").await;
@@ -144,21 +135,21 @@ async fn reload_swaps_plugins_and_keeps_them_on_failure() {
     let admin = server.register_as("admin", "password-1", true).await;
     let user = server.register("user", "password-1").await;
     let room = room_with(&user).await;
-    assert_eq!(send(&user, &room, "trap").await.0, 200, "noop allows everything");
+    assert_eq!(user.send_message(&room, "trap").await.0, 200, "noop allows everything");
 
     std::fs::copy(wasm("fixture-faulty"), &path).unwrap();
     let (status, body) = admin.post("/_trellis/admin/v1/plugins/reload", &json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["loaded"], json!(["guard"]));
-    assert_error(&send(&user, &room, "trap").await, 403, "M_FORBIDDEN");
+    assert_error(&user.send_message(&room, "trap").await, 403, "M_FORBIDDEN");
 
     // A broken replacement is refused and the running plugin stays.
     std::fs::copy(wasm("fixture-future-wit"), &path).unwrap();
     let (status, body) = admin.post("/_trellis/admin/v1/plugins/reload", &json!({})).await;
     assert_error(&(status, body.clone()), 400, "M_UNKNOWN");
     assert!(body["error"].as_str().unwrap().contains("@0.9.0"), "{body}");
-    assert_error(&send(&user, &room, "trap").await, 403, "M_FORBIDDEN");
-    assert_eq!(send(&user, &room, "fine").await.0, 200);
+    assert_error(&user.send_message(&room, "trap").await, 403, "M_FORBIDDEN");
+    assert_eq!(user.send_message(&room, "fine").await.0, 200);
 
     // Only admins may reload or list.
     assert_error(&user.post("/_trellis/admin/v1/plugins/reload", &json!({})).await, 403, "M_FORBIDDEN");

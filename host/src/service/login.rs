@@ -98,22 +98,7 @@ impl Services {
                 .await
                 .map_err(Error::from)?;
         }
-        let lifetime = body.refresh_token.then_some(self.config.refreshable_access_token_lifetime.0);
-        let mut tx = self.storage.begin().await?;
-        let session = self
-            .tokens
-            .issue(
-                &mut tx,
-                &user.user_id,
-                body.device_id.as_deref(),
-                body.initial_device_display_name.as_deref(),
-                lifetime,
-            )
-            .await?;
-        tx.commit().await.map_err(Error::internal)?;
-        if !self.plugins.is_empty() {
-            self.plugins.on_user_login(&user.user_id, None, Some(&session.device_id)).await;
-        }
+        let session = self.open_session(&user.user_id, &body, None).await?;
         Ok(LoggedIn { user_id: user.user_id, session })
     }
 
@@ -146,21 +131,29 @@ impl Services {
             )
             .await
             .map_err(Error::from)?;
+        let session = self.open_session(&user.user_id, &body, Some(&body.kind)).await?;
+        Ok(LoggedIn { user_id: user.user_id, session })
+    }
+
+    /// Creates (or reuses) the device the login asks for and its tokens,
+    /// then tells plugins about the login.
+    pub(crate) async fn open_session(
+        &self,
+        user_id: &str,
+        body: &LoginBody,
+        auth_provider: Option<&str>,
+    ) -> Result<IssuedSession> {
         let lifetime = body.refresh_token.then_some(self.config.refreshable_access_token_lifetime.0);
         let mut tx = self.storage.begin().await?;
         let session = self
             .tokens
-            .issue(
-                &mut tx,
-                &user.user_id,
-                body.device_id.as_deref(),
-                body.initial_device_display_name.as_deref(),
-                lifetime,
-            )
+            .issue(&mut tx, user_id, body.device_id.as_deref(), body.initial_device_display_name.as_deref(), lifetime)
             .await?;
         tx.commit().await.map_err(Error::internal)?;
-        self.plugins.on_user_login(&user.user_id, Some(&body.kind), Some(&session.device_id)).await;
-        Ok(LoggedIn { user_id: user.user_id, session })
+        if !self.plugins.is_empty() {
+            self.plugins.on_user_login(user_id, auth_provider, Some(&session.device_id)).await;
+        }
+        Ok(session)
     }
 
     /// The user named by `identifier` (`m.id.user`) or the legacy `user`.

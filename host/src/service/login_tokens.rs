@@ -3,7 +3,8 @@
 //! later, by single sign-on.
 
 use super::Services;
-use super::tokens::{IssuedSession, hash_token};
+use super::login::{LoggedIn, LoginBody};
+use super::tokens::hash_token;
 use crate::error::{ErrCode, Error, Result};
 
 /// A freshly minted login token.
@@ -31,13 +32,7 @@ impl Services {
 
     /// `POST /login` with `m.login.token`: uses the token up (even a failed
     /// attempt burns it) and logs its user in on a new or given device.
-    pub async fn login_with_token(
-        &self,
-        token: &str,
-        device_id: Option<&str>,
-        device_name: Option<&str>,
-        refreshable: bool,
-    ) -> Result<(String, IssuedSession)> {
+    pub async fn login_with_token(&self, token: &str, body: &LoginBody) -> Result<LoggedIn> {
         let invalid = || Error::forbidden("Invalid or expired login token");
         let row = self.storage.take_login_token(&hash_token(token)).await?.ok_or_else(invalid)?;
         if row.expires_ts < trellis_storage::now_ms() {
@@ -47,11 +42,7 @@ impl Services {
         if user.deactivated {
             return Err(Error::new(ErrCode::UserDeactivated, "This account has been deactivated"));
         }
-        let lifetime = refreshable.then_some(self.config.refreshable_access_token_lifetime.0);
-        let mut tx = self.storage.begin().await?;
-        let session = self.tokens.issue(&mut tx, &user.user_id, device_id, device_name, lifetime).await?;
-        tx.commit().await.map_err(Error::internal)?;
-        self.plugins.on_user_login(&user.user_id, row.auth_provider.as_deref(), Some(&session.device_id)).await;
-        Ok((user.user_id, session))
+        let session = self.open_session(&user.user_id, body, row.auth_provider.as_deref()).await?;
+        Ok(LoggedIn { user_id: user.user_id, session })
     }
 }

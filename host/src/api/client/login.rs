@@ -42,15 +42,7 @@ pub async fn login(
         "m.login.password" => state.login_with_password(body, &ip).await?,
         "m.login.token" => {
             let token = raw.get("token").and_then(Value::as_str).ok_or_else(|| Error::missing_param("token"))?;
-            let (user_id, session) = state
-                .login_with_token(
-                    token,
-                    body.device_id.as_deref(),
-                    body.initial_device_display_name.as_deref(),
-                    body.refresh_token,
-                )
-                .await?;
-            crate::service::login::LoggedIn { user_id, session }
+            state.login_with_token(token, &body).await?
         }
         other if state.plugins.login_types().await.iter().any(|(kind, _)| kind == other) => {
             state.login_with_plugin(body, &raw, &ip).await?
