@@ -44,7 +44,8 @@ async fn call(client: &Client, route: &str, params: &[(&str, &str)]) -> (u16, Va
     client.get(&format!("{PROBE}{route}?{}", query.join("&"))).await
 }
 
-/// A tiny HTTP server: `/small` answers "hello", anything else 100 KB.
+/// A tiny HTTP server: `/small` answers "hello", `/slow` too after 1.5 s,
+/// anything else 100 KB.
 async fn http_server() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -54,7 +55,14 @@ async fn http_server() -> u16 {
                 let mut buffer = vec![0u8; 4096];
                 let read = socket.read(&mut buffer).await.unwrap_or(0);
                 let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
-                let body = if request.starts_with("GET /small") { "hello".to_owned() } else { "x".repeat(100_000) };
+                if request.starts_with("GET /slow") {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                }
+                let body = if request.starts_with("GET /small") || request.starts_with("GET /slow") {
+                    "hello".to_owned()
+                } else {
+                    "x".repeat(100_000)
+                };
                 let response =
                     format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
                 let _ = socket.write_all(response.as_bytes()).await;
@@ -201,4 +209,28 @@ async fn filesystem_access_is_the_plugin_folder_only_and_only_when_granted() {
     assert_eq!(call(&client, "/file", &[("name", "../../etc/hostname")]).await.0, 404);
     let denied = TestServer::start_with(&module(false)).await;
     assert_eq!(call(&denied.client(), "/file", &[("name", "data.txt")]).await.0, 404);
+}
+
+#[tokio::test]
+async fn calls_in_flight_finish_on_the_plugin_they_started_with() {
+    let port = http_server().await;
+    let folder = tempfile::tempdir().unwrap();
+    let component = folder.path().join("probe.wasm");
+    std::fs::copy(wasm("fixture-probe"), &component).unwrap();
+    let http = format!("{{allowed_hosts: [\"127.0.0.1:{port}\"]}}");
+    let yaml = probe_module(&[("http", &http)]).replace(&wasm("fixture-probe"), &component.display().to_string());
+    let server = TestServer::start_with(&yaml).await;
+    let admin = server.register_as("admin", "password-1", true).await;
+    let client = server.client();
+    let url = format!("http://127.0.0.1:{port}/slow");
+    let in_flight = tokio::spawn(async move { call(&client, "/fetch", &[("url", &url)]).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Replace the plugin while the call waits for the slow server.
+    std::fs::copy(wasm("fixture-noop"), &component).unwrap();
+    let (status, body) = admin.post("/_trellis/admin/v1/plugins/reload", &json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!((status, &body["body"]), (200, &json!("hello")), "{body}");
+    // New calls reach the new plugin, which has no routes.
+    assert_error(&call(&server.client(), "/fetch", &[("url", "http://127.0.0.1:1/")]).await, 404, "M_UNRECOGNIZED");
 }
