@@ -59,6 +59,12 @@ pub enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// Show a plugin's WIT version, exported roles and the capabilities its
+    /// imports need, without starting a server.
+    InspectPlugin {
+        /// The component (.wasm file).
+        path: PathBuf,
+    },
 }
 
 /// Runs the parsed command.
@@ -73,7 +79,48 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::RegisterUser { config, user, password, admin } => {
             register_user(&config, &user, &password, admin).await
         }
+        Command::InspectPlugin { path } => inspect_plugin(&path),
     }
+}
+
+/// `trellis inspect-plugin`: prints what a component needs, on stdout.
+fn inspect_plugin(path: &Path) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    use trellis_plugin::capabilities::ImportNeed;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let inspection = trellis_plugin::inspect::inspect(&bytes)
+        .with_context(|| format!("{} is not a WebAssembly component", path.display()))?;
+    let mut out = String::new();
+    match &inspection.wit_version {
+        Ok(version) => writeln!(out, "WIT: trellis:plugin@{version}")?,
+        Err(problem) => writeln!(out, "WIT: not loadable: {problem}")?,
+    }
+    let roles: Vec<&str> = inspection
+        .exports
+        .iter()
+        .filter_map(|name| trellis_plugin::versions::split_trellis_name(name).map(|(interface, _)| interface))
+        .collect();
+    writeln!(out, "Roles exported: {}", if roles.is_empty() { "none".to_owned() } else { roles.join(", ") })?;
+    writeln!(out, "Imports:")?;
+    for (name, need) in &inspection.imports {
+        let what = match need {
+            ImportNeed::Always => "always allowed".to_owned(),
+            ImportNeed::Grant(key) => format!("needs capabilities.{key}"),
+            ImportNeed::Refused(reason) => format!("refused: {reason}"),
+        };
+        writeln!(out, "  {name:<40} {what}")?;
+    }
+    let grants = inspection.needed_grants();
+    let yaml: Vec<String> = grants
+        .iter()
+        .map(|key| match *key {
+            "http" => "http: {allowed_hosts: [...]}".to_owned(),
+            other => format!("{other}: true"),
+        })
+        .collect();
+    writeln!(out, "Capabilities to grant: {{{}}}", yaml.join(", "))?;
+    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
+    Ok(())
 }
 
 /// Writes a fresh config and signing key. Refuses to overwrite either.

@@ -228,3 +228,26 @@ async fn sighup_reloads_plugins_and_keeps_them_when_the_config_is_broken() {
     assert_eq!(features().await["org.matrix.msc4140"], true);
     assert!(server.terminate().success());
 }
+
+#[test]
+fn inspect_plugin_shows_what_a_component_needs() {
+    let dir = trellis_guest_build::build(&["welcome-message", "fixture-future-wit"]).unwrap();
+    let welcome = trellis_guest_build::component_path(&dir, "welcome-message");
+    let out = Command::new(BIN).arg("inspect-plugin").arg(&welcome).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("WIT: trellis:plugin@0.1.0"), "{text}");
+    assert!(text.contains("lifecycle") && text.contains("third-party-rules"), "{text}");
+    assert!(text.contains("needs capabilities.kv") && text.contains("needs capabilities.room_write"), "{text}");
+    assert!(text.contains("Capabilities to grant: {kv: true, room_write: true}"), "{text}");
+
+    let future = trellis_guest_build::component_path(&dir, "fixture-future-wit");
+    let out = Command::new(BIN).arg("inspect-plugin").arg(&future).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not loadable") && text.contains("@0.9.0"), "{text}");
+
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    let out = Command::new(BIN).arg("inspect-plugin").arg(junk.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a WebAssembly component"));
+}

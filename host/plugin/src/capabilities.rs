@@ -123,32 +123,63 @@ impl Capabilities {
 
     /// Checks one import name. `Err` carries the reason it is refused.
     pub fn check_import(&self, name: &str) -> Result<(), String> {
-        if let Some((interface, _)) = split_trellis_name(name) {
-            let (granted, key) = match interface {
-                "types" | "log" | "config" => (true, ""),
-                "kv" => (self.kv.is_some(), "kv"),
-                "room-read" => (self.room_read.is_some(), "room_read"),
-                "room-write" => (self.room_write.is_some(), "room_write"),
-                "accounts" => (self.accounts, "accounts"),
-                "http-client" => (self.http.is_some(), "http"),
-                "timers" => (self.timers, "timers"),
-                other => return Err(format!("imports `{other}`, which this server does not provide")),
-            };
-            return if granted {
-                Ok(())
-            } else {
-                Err(format!("imports `{interface}` but `capabilities.{key}` is not granted"))
-            };
+        match classify_import(name) {
+            ImportNeed::Always => Ok(()),
+            ImportNeed::Refused(reason) => Err(reason),
+            ImportNeed::Grant(key) => {
+                let granted = match key {
+                    "kv" => self.kv.is_some(),
+                    "room_read" => self.room_read.is_some(),
+                    "room_write" => self.room_write.is_some(),
+                    "accounts" => self.accounts,
+                    "http" => self.http.is_some(),
+                    "timers" => self.timers,
+                    _ => false,
+                };
+                if granted {
+                    Ok(())
+                } else {
+                    let interface = split_trellis_name(name).map_or(name, |(interface, _)| interface);
+                    Err(format!("imports `{interface}` but `capabilities.{key}` is not granted"))
+                }
+            }
         }
-        // What Rust's standard library and other toolchains import on
-        // wasm32-wasip2. Filesystem interfaces are harmless without a
-        // preopen, which only the `filesystem` grant adds.
-        const WASI_BASELINE: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
-        if WASI_BASELINE.iter().any(|prefix| name.starts_with(prefix)) {
-            return Ok(());
-        }
-        Err(format!("imports `{name}`, which plugins may not use"))
     }
+}
+
+/// What an import needs from the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportNeed {
+    /// Nothing: logging, the plugin's config, shared types, baseline WASI.
+    Always,
+    /// The named key under `capabilities`.
+    Grant(&'static str),
+    /// Never allowed, with the reason.
+    Refused(String),
+}
+
+/// Sorts an import name into what it needs.
+pub fn classify_import(name: &str) -> ImportNeed {
+    if let Some((interface, _)) = split_trellis_name(name) {
+        return match interface {
+            "types" | "log" | "config" => ImportNeed::Always,
+            "kv" => ImportNeed::Grant("kv"),
+            "room-read" => ImportNeed::Grant("room_read"),
+            "room-write" => ImportNeed::Grant("room_write"),
+            "accounts" => ImportNeed::Grant("accounts"),
+            "http-client" => ImportNeed::Grant("http"),
+            "timers" => ImportNeed::Grant("timers"),
+            other => ImportNeed::Refused(format!("imports `{other}`, which this server does not provide")),
+        };
+    }
+    // What Rust's standard library and other toolchains import on
+    // wasm32-wasip2. Filesystem interfaces are harmless without a preopen,
+    // which only the `filesystem` grant adds.
+    const WASI_BASELINE: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/"];
+    if WASI_BASELINE.iter().any(|prefix| name.starts_with(prefix)) {
+        return ImportNeed::Always;
+    }
+    ImportNeed::Refused(format!("imports `{name}`, which plugins may not use"))
 }
 
 #[cfg(test)]

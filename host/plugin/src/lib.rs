@@ -19,13 +19,14 @@ mod fault;
 pub mod hooks;
 pub mod host_api;
 mod imports;
+pub mod inspect;
 mod loaded;
 mod manager;
 mod scheduler;
 pub mod spec;
 mod state;
 pub mod stats;
-mod versions;
+pub mod versions;
 
 pub use capabilities::Capabilities;
 pub use engine::RuntimeOptions;
