@@ -59,11 +59,11 @@ async fn delayed_events_are_sent_listed_and_managed() {
     let room = alice.create_room(json!({})).await;
 
     // A short delay fires on its own.
-    let (status, body) = delayed_send(&alice, &room, "t1", "300", "later").await;
+    let (status, body) = delayed_send(&alice, &room, "t1", "1500", "later").await;
     assert_eq!(status, 200, "{body}");
     let delay_id = body["delay_id"].as_str().unwrap().to_owned();
     // Retrying the same transaction schedules nothing new.
-    let (_, again) = delayed_send(&alice, &room, "t1", "300", "later").await;
+    let (_, again) = delayed_send(&alice, &room, "t1", "1500", "later").await;
     assert_eq!(again["delay_id"], delay_id.as_str());
     assert!(!bodies(&alice, &room).await.contains(&"later".to_owned()), "sent too early");
     eventually("the delayed event is sent", || async { bodies(&alice, &room).await.contains(&"later".to_owned()) })

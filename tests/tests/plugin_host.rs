@@ -44,6 +44,9 @@ async fn call(client: &Client, route: &str, params: &[(&str, &str)]) -> (u16, Va
     client.get(&format!("{PROBE}{route}?{}", query.join("&"))).await
 }
 
+/// Requests the test servers received on `/slow`.
+static SLOW_REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A tiny HTTP server: `/small` answers "hello", `/slow` too after 1.5 s,
 /// anything else 100 KB.
 async fn http_server() -> u16 {
@@ -56,6 +59,7 @@ async fn http_server() -> u16 {
                 let read = socket.read(&mut buffer).await.unwrap_or(0);
                 let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
                 if request.starts_with("GET /slow") {
+                    SLOW_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(1500)).await;
                 }
                 let body = if request.starts_with("GET /small") || request.starts_with("GET /slow") {
@@ -224,7 +228,11 @@ async fn calls_in_flight_finish_on_the_plugin_they_started_with() {
     let client = server.client();
     let url = format!("http://127.0.0.1:{port}/slow");
     let in_flight = tokio::spawn(async move { call(&client, "/fetch", &[("url", &url)]).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the plugin's request reached the slow server.
+    trellis_tests::eventually("the plugin calls the slow server", || async {
+        SLOW_REQUESTS.load(std::sync::atomic::Ordering::SeqCst) > 0
+    })
+    .await;
     // Replace the plugin while the call waits for the slow server.
     std::fs::copy(wasm("fixture-noop"), &component).unwrap();
     let (status, body) = admin.post("/_trellis/admin/v1/plugins/reload", &json!({})).await;
