@@ -22,6 +22,7 @@ pub mod registration;
 pub mod registration_tokens;
 pub mod rooms;
 pub mod shared_secret;
+pub mod sso;
 pub mod sync;
 pub mod tokens;
 pub mod uia;
