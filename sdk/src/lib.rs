@@ -48,7 +48,7 @@ extern crate self as trellis_sdk;
 #[allow(missing_docs, unsafe_code, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit/trellis-plugin-0.1.0",
+        path: "wit",
         world: "module",
         pub_export_macro: true,
         export_macro_name: "__export_world",
