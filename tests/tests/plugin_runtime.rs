@@ -72,6 +72,7 @@ async fn faults_fail_one_call_and_the_server_keeps_serving() {
     assert_eq!((status, &body["survived"]), (200, &json!("fine")), "{body}");
     let (status, body) = admin.get("/_trellis/plugins/fixture_faulty/loop").await;
     assert_eq!(status, 502, "{body}");
+    assert_error(&admin.get("/_trellis/plugins/fixture_faulty/bad-status").await, 502, "M_UNKNOWN");
 }
 
 #[tokio::test]

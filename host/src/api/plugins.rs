@@ -70,7 +70,7 @@ pub async fn plugin_routes(State(state): State<AppState>, request: Request, next
         device_id: requester.as_ref().map(|r| r.device_id.clone()),
     };
     match trellis_plugin::hooks::routes::handle_request(&plugin, plugin_request).await {
-        Ok(Some(response)) => into_response(response),
+        Ok(Some(response)) => into_response(plugin.name(), response),
         Ok(None) if declinable => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Ok(None) => Error::new(ErrCode::Unrecognized, "Unrecognized request").into_response(),
         Err(fault) => {
@@ -82,8 +82,13 @@ pub async fn plugin_routes(State(state): State<AppState>, request: Request, next
     }
 }
 
-fn into_response(response: PluginResponse) -> Response {
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+fn into_response(plugin: &str, response: PluginResponse) -> Response {
+    // A plugin bug, not the client's: answered as a bad gateway.
+    let Some(status) = StatusCode::from_u16(response.status).ok().filter(|s| (200..600).contains(&s.as_u16())) else {
+        tracing::warn!(plugin, status = response.status, "plugin answered an invalid HTTP status");
+        let body = json!({"errcode": "M_UNKNOWN", "error": format!("The plugin `{plugin}` gave an invalid answer")});
+        return (StatusCode::BAD_GATEWAY, Json(body)).into_response();
+    };
     let mut built = Response::new(Body::from(response.body));
     *built.status_mut() = status;
     for (name, value) in response.headers {
