@@ -30,6 +30,39 @@ fn timer_from_row(row: &sqlx::any::AnyRow) -> StorageResult<TimerRow> {
     })
 }
 
+/// Writes a key inside `tx` unless the plugin's total (keys plus values,
+/// this key's old value excluded) would pass `quota`; returns whether it
+/// wrote. The caller holds the plugin's write lock.
+async fn store_within_quota(
+    tx: &mut crate::WriteTx,
+    plugin: &str,
+    key: &str,
+    value: &[u8],
+    quota: u64,
+) -> StorageResult<bool> {
+    let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
+    let others: Option<i64> =
+        sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM plugin_kv WHERE plugin = $1 AND key <> $2")
+            .bind(plugin)
+            .bind(key)
+            .fetch_one(&mut **tx)
+            .await?;
+    if u64::try_from(others.unwrap_or(0).saturating_add(size)).unwrap_or(u64::MAX) > quota {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO plugin_kv (plugin, key, value, size) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, size = excluded.size",
+    )
+    .bind(plugin)
+    .bind(key)
+    .bind(value)
+    .bind(size)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
 /// `$2, $3, …` placeholders for an `IN` list starting at `$first`.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
@@ -46,39 +79,33 @@ impl Storage {
     }
 
     /// Stores a value unless the plugin's total size would pass `quota`;
-    /// returns whether it was stored. The check and the write share one
-    /// transaction, so concurrent writes cannot overshoot the quota.
+    /// returns whether it was stored.
     pub async fn plugin_kv_set(&self, plugin: &str, key: &str, value: &[u8], quota: u64) -> StorageResult<bool> {
-        let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
         let mut tx = self.begin().await?;
-        let others: Option<i64> =
-            sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM plugin_kv WHERE plugin = $1 AND key <> $2")
-                .bind(plugin)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-        if u64::try_from(others.unwrap_or(0).saturating_add(size)).unwrap_or(u64::MAX) > quota {
-            return Ok(false);
+        self.lock_plugin_kv(&mut tx, plugin).await?;
+        let stored = store_within_quota(&mut tx, plugin, key, value, quota).await?;
+        if stored {
+            tx.commit().await?;
         }
-        sqlx::query(
-            "INSERT INTO plugin_kv (plugin, key, value, size) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, size = excluded.size",
-        )
-        .bind(plugin)
-        .bind(key)
-        .bind(value)
-        .bind(size)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(stored)
+    }
+
+    /// Serialises the writes of one plugin's store, so that the quota check
+    /// and the write cannot interleave with another write: SQLite has a
+    /// single writer already; PostgreSQL takes a transaction-scoped
+    /// advisory lock per plugin.
+    async fn lock_plugin_kv(&self, tx: &mut crate::WriteTx, plugin: &str) -> StorageResult<()> {
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(plugin).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Adds `delta` to a counter kept as decimal text (a missing key counts
     /// as 0) and returns the new value. `Ok(Err(..))` explains a refusal: the
     /// value is not a counter, the sum overflows, or the quota would be
-    /// passed. Concurrent increments never lose updates: SQLite's single
-    /// writer serialises them, and PostgreSQL locks the row.
+    /// passed. Concurrent increments never lose updates (see
+    /// `lock_plugin_kv`).
     pub async fn plugin_kv_increment(
         &self,
         plugin: &str,
@@ -87,32 +114,12 @@ impl Storage {
         quota: u64,
     ) -> StorageResult<Result<i64, String>> {
         let mut tx = self.begin().await?;
-        let current: Option<Vec<u8>> = match self.backend() {
-            crate::Backend::Postgres => {
-                sqlx::query(
-                    "INSERT INTO plugin_kv (plugin, key, value, size) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (plugin, key) DO NOTHING",
-                )
-                .bind(plugin)
-                .bind(key)
-                .bind(&b"0"[..])
-                .bind(i64::try_from(key.len() + 1).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = $1 AND key = $2 FOR UPDATE")
-                    .bind(plugin)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            crate::Backend::Sqlite => {
-                sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = $1 AND key = $2")
-                    .bind(plugin)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-        };
+        self.lock_plugin_kv(&mut tx, plugin).await?;
+        let current: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = $1 AND key = $2")
+            .bind(plugin)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
         let old = match current {
             None => 0,
             Some(bytes) => match std::str::from_utf8(&bytes).ok().and_then(|text| text.parse::<i64>().ok()) {
@@ -121,27 +128,9 @@ impl Storage {
             },
         };
         let Some(new) = old.checked_add(delta) else { return Ok(Err(format!("{key:?} would overflow"))) };
-        let value = new.to_string();
-        let size = i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX);
-        let others: Option<i64> =
-            sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM plugin_kv WHERE plugin = $1 AND key <> $2")
-                .bind(plugin)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-        if u64::try_from(others.unwrap_or(0).saturating_add(size)).unwrap_or(u64::MAX) > quota {
+        if !store_within_quota(&mut tx, plugin, key, new.to_string().as_bytes(), quota).await? {
             return Ok(Err(format!("the plugin's store would exceed its quota of {quota} bytes")));
         }
-        sqlx::query(
-            "INSERT INTO plugin_kv (plugin, key, value, size) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, size = excluded.size",
-        )
-        .bind(plugin)
-        .bind(key)
-        .bind(value.as_bytes())
-        .bind(size)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(Ok(new))
     }
