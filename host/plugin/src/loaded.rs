@@ -126,6 +126,9 @@ pub struct LoadedPlugin {
     pub imports: Vec<String>,
     pub from_cache: bool,
     pub stats: PluginStats,
+    /// The login types the plugin declared, asked once (they cannot change
+    /// without a reload, which makes a new `LoadedPlugin`).
+    pub login_types: std::sync::OnceLock<Vec<(String, Vec<String>)>>,
     engine: Engine,
     pre: InstancePre<StoreState>,
     slots: Semaphore,
@@ -172,6 +175,7 @@ impl LoadedPlugin {
             imports,
             from_cache,
             stats: PluginStats::default(),
+            login_types: std::sync::OnceLock::new(),
             engine: engine.clone(),
             pre,
             slots,

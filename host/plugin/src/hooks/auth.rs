@@ -7,7 +7,7 @@ use crate::bindings::v0_1::exports::trellis::plugin::account_validity::Expiry as
 use crate::bindings::v0_1::exports::trellis::plugin::password_auth::AuthResult;
 use crate::host_api::PluginEvent;
 use crate::imports::event_to_wit;
-use crate::loaded::Callback;
+use crate::loaded::{Callback, LoadedPlugin};
 use crate::manager::PluginManager;
 
 /// The answer to a login of a plugin-provided type.
@@ -30,30 +30,40 @@ pub enum Expiry {
     Valid,
 }
 
+/// The login types a plugin declared; asked once per load, so `GET /login`
+/// does not instantiate every plugin each time. A faulting answer is not
+/// remembered.
+async fn declared_login_types(plugin: &LoadedPlugin) -> &[(String, Vec<String>)] {
+    if plugin.login_types.get().is_none() && plugin.roles.password_auth.is_some() && !plugin.is_disabled() {
+        match call_role!(plugin, Callback::CheckAuth, password_auth, |guest, store| guest.call_login_types(store)) {
+            Ok(offered) => {
+                let _ = plugin.login_types.set(offered.unwrap_or_default());
+            }
+            Err(_) => return &[],
+        }
+    }
+    plugin.login_types.get().map_or(&[], Vec::as_slice)
+}
+
 impl PluginManager {
     /// The login types plugins add, each with its required fields.
     pub async fn login_types(&self) -> Vec<(String, Vec<String>)> {
         let mut types = Vec::new();
         for plugin in self.current().iter() {
-            if plugin.roles.password_auth.is_none() || plugin.is_disabled() {
-                continue;
-            }
-            if let Ok(Some(offered)) =
-                call_role!(plugin.as_ref(), Callback::CheckAuth, password_auth, |guest, store| guest
-                    .call_login_types(store))
-            {
-                types.extend(offered);
-            }
+            types.extend(declared_login_types(plugin).await.iter().cloned());
         }
         types
     }
 
-    /// Checks a login of a type some plugin declared.
+    /// Checks a login of a type some plugin declared; only the plugins that
+    /// declared that type are asked.
     pub async fn check_auth(&self, username: &str, login_type: &str, fields: &serde_json::Value) -> AuthOutcome {
         let fields = fields.to_string();
         let mut handled = false;
         for plugin in self.current().iter() {
-            if plugin.roles.password_auth.is_none() || plugin.skips(Callback::CheckAuth) {
+            if plugin.skips(Callback::CheckAuth)
+                || !declared_login_types(plugin).await.iter().any(|(kind, _)| kind == login_type)
+            {
                 continue;
             }
             let answer = call_role!(plugin.as_ref(), Callback::CheckAuth, password_auth, |guest, store| guest
