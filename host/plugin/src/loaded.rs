@@ -137,6 +137,9 @@ pub struct LoadedPlugin {
     disabled: AtomicBool,
 }
 
+/// Guest time allowed to the lifecycle calls made while loading.
+const LOAD_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Faults count towards disabling a plugin for this long.
 const FAULT_WINDOW: Duration = Duration::from_secs(60);
 
@@ -216,7 +219,13 @@ impl LoadedPlugin {
             .map_err(|e| self.fault(callback, started, Fault::Trap(format!("{e:#}"))))?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        let budget = Duration::from_millis(self.ctx.limits.call_deadline_ms.max(1));
+        // The lifecycle calls at load (`version`, `on-load`) run once and may
+        // parse a config while the machine is busy starting up; they get a
+        // generous deadline of their own.
+        let mut budget = Duration::from_millis(self.ctx.limits.call_deadline_ms.max(1));
+        if callback == Callback::OnLoad {
+            budget = budget.max(LOAD_DEADLINE);
+        }
         store.set_epoch_deadline(ticks(budget));
         store.epoch_deadline_callback(move |store| {
             let used = store.data().guest_time();
@@ -227,7 +236,12 @@ impl LoadedPlugin {
             }
         });
         match self.pre.instantiate_async(&mut store).await {
-            Ok(instance) => Ok(Call { store, instance, callback, started, _slot: slot }),
+            Ok(instance) => {
+                // Instantiating is the host's work (and mostly page faults
+                // on a busy machine): the guest's clock starts now.
+                store.data_mut().started = Instant::now();
+                Ok(Call { store, instance, callback, started, _slot: slot })
+            }
             Err(error) => {
                 let fault = classify(&error);
                 self.log_output(&store, true);
