@@ -1,11 +1,13 @@
-//! Builds the first-party plugins (experimental MSC features) for
+//! Builds the first-party plugins (experimental MSC features, single
+//! sign-on providers) for
 //! wasm32-wasip2 and embeds them, so the server binary carries them and an
 //! admin only flips a flag.
 
 use std::path::PathBuf;
 
 /// First-party plugins: (package, constant name).
-const FIRST_PARTY: &[(&str, &str)] = &[("msc4140", "MSC4140"), ("msc4155", "MSC4155"), ("msc4293", "MSC4293")];
+const FIRST_PARTY: &[(&str, &str)] =
+    &[("msc4140", "MSC4140"), ("msc4155", "MSC4155"), ("msc4293", "MSC4293"), ("cas", "CAS")];
 
 fn main() {
     let root = trellis_guest_build::repository_root();

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use crate::bindings::exports::trellis::plugin as wit;
+use crate::bindings::exports::trellis::sso::provider as sso_wit;
 use crate::bindings::trellis::plugin::types as wit_types;
 use crate::roles::*;
 use crate::types::{Event, Handled, Request, Verdict};
@@ -24,6 +25,8 @@ pub trait Registration: Plugin {
     type AccountHooks: AccountHooks;
     /// Implements [`HttpRoutes`].
     type HttpRoutes: HttpRoutes;
+    /// Implements [`SsoProvider`].
+    type SsoProvider: SsoProvider;
 }
 
 /// Stands in for every role a plugin does not implement.
@@ -34,6 +37,7 @@ impl PasswordAuth for NotImplemented {}
 impl AccountValidity for NotImplemented {}
 impl AccountHooks for NotImplemented {}
 impl HttpRoutes for NotImplemented {}
+impl SsoProvider for NotImplemented {}
 
 /// The type the WIT exports are implemented on.
 pub struct Adapter<P>(PhantomData<P>);
@@ -276,6 +280,18 @@ impl<P: Registration> wit::http_routes::Guest for Adapter<P> {
     }
 }
 
+impl<P: Registration> sso_wit::Guest for Adapter<P> {
+    fn identity_providers() -> Option<Vec<sso_wit::Idp>> {
+        P::SsoProvider::identity_providers().map(|idps| idps.into_iter().map(Into::into).collect())
+    }
+    fn start(idp: String, state: String, base_url: String) -> Result<wit_types::Response, sso_wit::Failure> {
+        P::SsoProvider::start(&idp, &state, &base_url).map(Into::into).map_err(Into::into)
+    }
+    fn finish(idp: String, request: wit_types::Request, base_url: String) -> sso_wit::Outcome {
+        P::SsoProvider::finish(&idp, Request::from(request), &base_url).into()
+    }
+}
+
 /// Registers a plugin type and the roles it implements:
 ///
 /// ```no_run
@@ -311,6 +327,7 @@ macro_rules! plugin {
             type AccountValidity = $crate::__pick_role!(AccountValidity, $plugin, [$($role)*]);
             type AccountHooks = $crate::__pick_role!(AccountHooks, $plugin, [$($role)*]);
             type HttpRoutes = $crate::__pick_role!(HttpRoutes, $plugin, [$($role)*]);
+            type SsoProvider = $crate::__pick_role!(SsoProvider, $plugin, [$($role)*]);
         }
         type __TrellisPluginExports = $crate::export::Adapter<$plugin>;
         $crate::bindings::__export_world!(__TrellisPluginExports with_types_in $crate::bindings);
@@ -327,6 +344,7 @@ macro_rules! __pick_role {
     (AccountValidity, $plugin:ty, [AccountValidity $($rest:ident)*]) => { $plugin };
     (AccountHooks, $plugin:ty, [AccountHooks $($rest:ident)*]) => { $plugin };
     (HttpRoutes, $plugin:ty, [HttpRoutes $($rest:ident)*]) => { $plugin };
+    (SsoProvider, $plugin:ty, [SsoProvider $($rest:ident)*]) => { $plugin };
     ($want:ident, $plugin:ty, [$other:ident $($rest:ident)*]) => { $crate::__pick_role!($want, $plugin, [$($rest)*]) };
     ($want:ident, $plugin:ty, []) => { $crate::export::NotImplemented };
 }

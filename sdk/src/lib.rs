@@ -8,7 +8,7 @@
 //!
 //! A plugin is a type that implements [`Plugin`] and any of the role traits
 //! ([`SpamChecker`], [`ThirdPartyRules`], [`PasswordAuth`],
-//! [`AccountValidity`], [`AccountHooks`], [`HttpRoutes`]). Every role method
+//! [`AccountValidity`], [`AccountHooks`], [`HttpRoutes`], [`SsoProvider`]). Every role method
 //! has a default that tells the server "not implemented", so you override
 //! only what you need. Register the type with [`plugin!`], naming the roles
 //! it implements:
@@ -49,7 +49,8 @@ extern crate self as trellis_sdk;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "module",
+        world: "trellis:sso/sso-module",
+        generate_all,
         pub_export_macro: true,
         export_macro_name: "__export_world",
         default_bindings_module: "trellis_sdk::bindings",
@@ -67,15 +68,18 @@ pub mod export;
 pub mod http;
 pub mod ids;
 pub mod kv;
+pub mod localpart;
 pub mod log;
 mod roles;
 pub mod rooms;
+pub mod sso;
 pub mod timers;
 mod types;
+pub mod url;
 
 pub use roles::{
     AccountHooks, AccountValidity, AuthResult, EventDecision, Expiry, HttpRoutes, PasswordAuth, Plugin, Ratelimit,
-    SpamChecker, ThirdPartyRules,
+    SpamChecker, SsoProvider, ThirdPartyRules,
 };
 pub use serde_json::{Value, json};
 pub use types::{Event, Handled, MatrixError, Request, Response, Verdict};

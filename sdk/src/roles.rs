@@ -309,3 +309,24 @@ pub trait HttpRoutes {
         None
     }
 }
+
+/// Single sign-on through an external identity provider (`trellis:sso`).
+/// The server calls it only when the admin granted `capabilities.sso`.
+pub trait SsoProvider {
+    /// The providers this plugin offers; `None` means "not implemented".
+    fn identity_providers() -> Option<Vec<crate::sso::IdentityProvider>> {
+        None
+    }
+    /// Sends the browser to provider `idp`. `state` must come back unchanged
+    /// in [`crate::sso::Outcome::SignedIn`]; `base_url` is the server's
+    /// public base URL ending in `/`.
+    fn start(idp: &str, state: &str, base_url: &str) -> Result<Response, crate::sso::Failure> {
+        let _ = (state, base_url);
+        Err(crate::sso::Failure::new(404, format!("Unknown identity provider {idp}")))
+    }
+    /// The provider sent the browser back to one of the callback paths.
+    fn finish(idp: &str, request: Request, base_url: &str) -> crate::sso::Outcome {
+        let _ = (request, base_url);
+        crate::sso::Outcome::Failed(crate::sso::Failure::new(404, format!("Unknown identity provider {idp}")))
+    }
+}

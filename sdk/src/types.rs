@@ -200,10 +200,7 @@ impl Request {
 
     /// A query parameter, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query
-            .split('&')
-            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-            .find_map(|(key, value)| (percent_decode(key) == name).then(|| percent_decode(value)))
+        crate::url::query_param(&self.query, name)
     }
 
     /// The authenticated user, or 401 `M_MISSING_TOKEN`.
@@ -213,40 +210,8 @@ impl Request {
 
     /// The path split into percent-decoded segments.
     pub fn segments(&self) -> Vec<String> {
-        self.path.split('/').filter(|segment| !segment.is_empty()).map(percent_decode).collect()
+        self.path.split('/').filter(|segment| !segment.is_empty()).map(crate::url::percent_decode).collect()
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl From<wit::Request> for Request {

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+pub mod browser;
+pub mod cas;
 pub mod client;
 pub mod interop;
 pub mod plugins;

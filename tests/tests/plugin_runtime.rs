@@ -195,7 +195,8 @@ async fn compiled_components_are_cached_on_disk() {
             "password-auth",
             "account-validity",
             "account-hooks",
-            "http-routes"
+            "http-routes",
+            "sso-provider"
         ])
     );
 }

@@ -104,6 +104,10 @@ pub struct Capabilities {
     /// A WASI preopen of the plugin file's own folder, read-only.
     #[serde(default)]
     pub filesystem: bool,
+    /// Offer single sign-on (`trellis:sso/provider`): the server logs users
+    /// in on the plugin's word, so only trusted plugins get it.
+    #[serde(default)]
+    pub sso: bool,
 }
 
 impl Capabilities {
@@ -118,6 +122,7 @@ impl Capabilities {
             accounts: false,
             timers: true,
             filesystem: false,
+            sso: false,
         }
     }
 

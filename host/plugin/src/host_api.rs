@@ -223,3 +223,60 @@ pub trait PluginHost: Send + Sync + 'static {
     /// one to its next time, unless the plugin changed it meanwhile.
     fn timer_fired<'a>(&'a self, timer: &'a StoredTimer, now_ms: i64) -> BoxFuture<'a, anyhow::Result<()>>;
 }
+
+/// An identity provider a plugin offers for single sign-on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProvider {
+    /// Unique id (`a-z 0-9 . _ ~ -`), also the namespace of remote ids.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `mxc://` icon.
+    pub icon: Option<String>,
+    /// Brand for clients.
+    pub brand: Option<String>,
+    /// Server paths the provider sends the browser back to.
+    pub callback_paths: Vec<String>,
+}
+
+/// Who an identity provider says the user is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoIdentity {
+    /// Stable id at the provider.
+    pub remote_id: String,
+    /// Mapped localpart for a new account; `None`: the user picks one.
+    pub localpart: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Email addresses.
+    pub emails: Vec<String>,
+    /// Create an account when none is linked yet.
+    pub may_register: bool,
+    /// Link the existing account with this localpart when none is linked yet.
+    pub existing_localpart: Option<String>,
+}
+
+/// A failed sign-in, to be shown as a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoFailure {
+    /// HTTP status of the page.
+    pub status: u16,
+    /// Message for the user.
+    pub message: String,
+}
+
+/// What came back from an identity provider.
+#[derive(Debug, Clone)]
+pub enum SsoOutcome {
+    /// The user signed in; `state` is what the sign-in started with.
+    SignedIn {
+        /// The identity.
+        identity: SsoIdentity,
+        /// The `state` given to `start`.
+        state: String,
+    },
+    /// The sign-in failed.
+    Failure(SsoFailure),
+    /// The plugin answered the request itself.
+    Respond(PluginResponse),
+}

@@ -31,7 +31,10 @@ pub mod versions;
 pub use capabilities::Capabilities;
 pub use engine::RuntimeOptions;
 pub use fault::FailurePolicy;
-pub use host_api::{ActionResult, MatrixError, PluginEvent, PluginHost, PluginRequest, PluginResponse, StoredTimer};
+pub use host_api::{
+    ActionResult, IdentityProvider, MatrixError, PluginEvent, PluginHost, PluginRequest, PluginResponse, SsoFailure,
+    SsoIdentity, SsoOutcome, StoredTimer,
+};
 pub use loaded::{Callback, LoadedPlugin};
 pub use manager::{LoadReport, PluginManager};
 pub use spec::{PluginKind, PluginSource, PluginSpec};

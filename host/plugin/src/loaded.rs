@@ -9,6 +9,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
+use crate::bindings::sso_v0_1::exports::trellis::sso::provider as sso_provider;
 use crate::bindings::v0_1::exports::trellis::plugin as roles;
 use crate::capabilities::Capabilities;
 use crate::engine::TICK;
@@ -61,6 +62,9 @@ pub enum Callback {
     GetRatelimitOverride,
     AddFieldToUnsigned,
     HandleRequest,
+    IdentityProviders,
+    SsoStart,
+    SsoFinish,
 }
 
 /// The role interfaces a component exports, found once at load.
@@ -73,6 +77,7 @@ pub struct RoleIndices {
     pub account_validity: Option<roles::account_validity::GuestIndices>,
     pub account_hooks: Option<roles::account_hooks::GuestIndices>,
     pub http_routes: Option<roles::http_routes::GuestIndices>,
+    pub sso_provider: Option<sso_provider::GuestIndices>,
 }
 
 impl RoleIndices {
@@ -85,6 +90,7 @@ impl RoleIndices {
             account_validity: roles::account_validity::GuestIndices::new(pre).ok(),
             account_hooks: roles::account_hooks::GuestIndices::new(pre).ok(),
             http_routes: roles::http_routes::GuestIndices::new(pre).ok(),
+            sso_provider: sso_provider::GuestIndices::new(pre).ok(),
         }
     }
 
@@ -97,6 +103,7 @@ impl RoleIndices {
             ("account-validity", self.account_validity.is_some()),
             ("account-hooks", self.account_hooks.is_some()),
             ("http-routes", self.http_routes.is_some()),
+            ("sso-provider", self.sso_provider.is_some()),
         ]
         .into_iter()
         .filter(|(_, exported)| *exported)
@@ -129,6 +136,9 @@ pub struct LoadedPlugin {
     /// The login types the plugin declared, asked once (they cannot change
     /// without a reload, which makes a new `LoadedPlugin`).
     pub login_types: std::sync::OnceLock<Vec<(String, Vec<String>)>>,
+    /// The identity providers the plugin offers, asked once for the same
+    /// reason.
+    pub identity_providers: std::sync::OnceLock<Vec<crate::host_api::IdentityProvider>>,
     engine: Engine,
     pre: InstancePre<StoreState>,
     slots: Semaphore,
@@ -166,6 +176,7 @@ impl LoadedPlugin {
         let imports: Vec<String> = component_type.imports(engine).map(|(name, _)| name.to_owned()).collect();
         let exports: Vec<String> = component_type.exports(engine).map(|(name, _)| name.to_owned()).collect();
         let wit_version = versions::detect(imports.iter().chain(exports.iter()).map(String::as_str))?;
+        versions::check_companions(imports.iter().chain(exports.iter()).map(String::as_str))?;
         check_imports(&spec, &imports)?;
         let pre = linker.instantiate_pre(component).map_err(|e| format!("cannot link the component: {e:#}"))?;
         let roles = RoleIndices::find(&pre);
@@ -179,6 +190,7 @@ impl LoadedPlugin {
             from_cache,
             stats: PluginStats::default(),
             login_types: std::sync::OnceLock::new(),
+            identity_providers: std::sync::OnceLock::new(),
             engine: engine.clone(),
             pre,
             slots,
@@ -320,6 +332,7 @@ impl LoadedPlugin {
             kind: match self.spec.kind {
                 PluginKind::Module => "module",
                 PluginKind::MscFeature { .. } => "msc_feature",
+                PluginKind::SsoProvider { .. } => "sso_provider",
             },
             wit_version: self.wit_version,
             imports: self.imports.clone(),

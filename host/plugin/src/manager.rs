@@ -163,6 +163,9 @@ impl PluginManager {
             crate::hooks::lifecycle_version(&plugin).await.map_err(|fault| format!("`version` failed: {fault}"))?;
         let _ = plugin.ctx.version.set(version);
         crate::hooks::lifecycle_on_load(&plugin).await?;
+        // Known before the first request, so that a provider's callback
+        // paths are served even if no login page was shown since start.
+        crate::hooks::sso_identity_providers(&plugin).await;
         Ok(plugin)
     }
 
@@ -174,7 +177,9 @@ impl PluginManager {
         for plugin in plugins.iter().filter(|plugin| plugin.roles.http_routes.is_some()) {
             let prefixes: Vec<String> = match &plugin.spec.kind {
                 PluginKind::Module => vec![format!("/_trellis/plugins/{}", plugin.name())],
-                PluginKind::MscFeature { route_prefixes, .. } => route_prefixes.clone(),
+                PluginKind::MscFeature { route_prefixes, .. } | PluginKind::SsoProvider { route_prefixes } => {
+                    route_prefixes.clone()
+                }
             };
             for prefix in prefixes {
                 if let Some(rest) = path.strip_prefix(prefix.as_str())
@@ -195,7 +200,7 @@ impl PluginManager {
             PluginKind::MscFeature { claimed_query_params, .. } => claimed_query_params
                 .iter()
                 .any(|param| query.split('&').any(|pair| pair.split('=').next() == Some(param.as_str()))),
-            PluginKind::Module => false,
+            PluginKind::Module | PluginKind::SsoProvider { .. } => false,
         };
         plugins.iter().find(|plugin| plugin.roles.http_routes.is_some() && claimed(plugin)).cloned()
     }

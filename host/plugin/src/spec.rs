@@ -37,6 +37,12 @@ pub enum PluginKind {
         /// plugin answers `none` to let the server handle it as usual.
         claimed_query_params: Vec<String>,
     },
+    /// A first-party single sign-on provider switched on by its config
+    /// section (`cas_config`, `saml2_config`).
+    SsoProvider {
+        /// Prefixes of the plugin's own routes (e.g. SAML metadata).
+        route_prefixes: Vec<String>,
+    },
 }
 
 /// Per-plugin limits. The defaults are safe for untrusted code.

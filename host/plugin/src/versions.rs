@@ -9,6 +9,37 @@ pub const PACKAGE: &str = "trellis:plugin";
 /// Released versions of `trellis:plugin` that this host runs.
 pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
 
+/// The companion package for single sign-on providers, built on
+/// `trellis:plugin`; optional in a component.
+pub const SSO_PACKAGE: &str = "trellis:sso";
+
+/// Released versions of `trellis:sso` that this host runs.
+pub const SUPPORTED_SSO_VERSIONS: &[&str] = &["0.1.0"];
+
+/// Refuses a component that uses a version of a companion package
+/// (`trellis:sso`) this host does not run: otherwise its exports would be
+/// silently ignored.
+pub fn check_companions<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    for name in names {
+        let Some(version) = name
+            .strip_prefix(SSO_PACKAGE)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split_once('@'))
+        else {
+            continue;
+        };
+        if !SUPPORTED_SSO_VERSIONS.contains(&version.1) {
+            return Err(format!(
+                "the component was built against {SSO_PACKAGE}@{}, but this server supports {SSO_PACKAGE}@{}; \
+                 rebuild the plugin with a supported trellis-sdk",
+                version.1,
+                SUPPORTED_SSO_VERSIONS.join(", @")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Splits `trellis:plugin/kv@0.1.0` into (`kv`, `0.1.0`). Names of other
 /// packages (WASI) give `None`.
 pub fn split_trellis_name(name: &str) -> Option<(&str, &str)> {
@@ -60,6 +91,14 @@ mod tests {
         let names = ["trellis:plugin/log@0.9.0"];
         let error = detect(names.into_iter()).unwrap_err();
         assert!(error.contains("@0.9.0") && error.contains("@0.1.0"), "{error}");
+    }
+
+    #[test]
+    fn companion_packages_must_be_a_supported_version() {
+        assert!(check_companions(["trellis:sso/provider@0.1.0", "trellis:plugin/log@0.1.0"].into_iter()).is_ok());
+        let error = check_companions(["trellis:sso/provider@0.4.0"].into_iter()).unwrap_err();
+        assert!(error.contains("trellis:sso@0.4.0") && error.contains("@0.1.0"), "{error}");
+        assert!(detect(["trellis:sso/provider@0.1.0", "trellis:plugin/log@0.1.0"].into_iter()).is_ok());
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub async fn plugin_routes(State(state): State<AppState>, request: Request, next
         return next.run(request).await;
     }
     let path = request.uri().path().to_owned();
+    if let Some((plugin, idp)) = state.plugins.sso_callback(&path) {
+        return sso_callback(state, plugin, idp, request).await;
+    }
     let (plugin, relative, declinable) = if let Some((plugin, relative)) = state.plugins.route(&path) {
         (plugin, relative, false)
     } else if let Some(plugin) = request.uri().query().and_then(|query| state.plugins.claiming(query)) {
@@ -46,6 +49,25 @@ pub async fn plugin_routes(State(state): State<AppState>, request: Request, next
         Ok(requester) => requester,
         Err(error) => return error.into_response(),
     };
+    let mut plugin_request = plugin_request(&parts, relative, &bytes);
+    plugin_request.user_id = requester.as_ref().map(|r| r.user_id.clone());
+    plugin_request.device_id = requester.as_ref().map(|r| r.device_id.clone());
+    match trellis_plugin::hooks::routes::handle_request(&plugin, plugin_request).await {
+        Ok(Some(response)) => into_response(plugin.name(), response),
+        Ok(None) if declinable => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(None) => Error::new(ErrCode::Unrecognized, "Unrecognized request").into_response(),
+        Err(fault) => {
+            tracing::warn!(plugin = plugin.name(), "plugin route failed: {fault}");
+            let body =
+                json!({"errcode": "M_UNKNOWN", "error": format!("The plugin `{}` failed to answer", plugin.name())});
+            (StatusCode::BAD_GATEWAY, Json(body)).into_response()
+        }
+    }
+}
+
+/// The request as a plugin sees it: no access token, in the query or in
+/// the headers.
+fn plugin_request(parts: &axum::http::request::Parts, path: String, body: &[u8]) -> PluginRequest {
     let query = parts
         .uri
         .query()
@@ -60,29 +82,28 @@ pub async fn plugin_routes(State(state): State<AppState>, request: Request, next
         .filter(|(name, _)| *name != header::AUTHORIZATION)
         .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
         .collect();
-    let plugin_request = PluginRequest {
-        method: parts.method.to_string(),
-        path: relative,
-        query,
-        headers,
-        body: bytes.to_vec(),
-        user_id: requester.as_ref().map(|r| r.user_id.clone()),
-        device_id: requester.as_ref().map(|r| r.device_id.clone()),
-    };
-    match trellis_plugin::hooks::routes::handle_request(&plugin, plugin_request).await {
-        Ok(Some(response)) => into_response(plugin.name(), response),
-        Ok(None) if declinable => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Ok(None) => Error::new(ErrCode::Unrecognized, "Unrecognized request").into_response(),
-        Err(fault) => {
-            tracing::warn!(plugin = plugin.name(), "plugin route failed: {fault}");
-            let body =
-                json!({"errcode": "M_UNKNOWN", "error": format!("The plugin `{}` failed to answer", plugin.name())});
-            (StatusCode::BAD_GATEWAY, Json(body)).into_response()
-        }
-    }
+    PluginRequest { method: parts.method.to_string(), path, query, headers, body: body.to_vec(), ..Default::default() }
 }
 
-fn into_response(plugin: &str, response: PluginResponse) -> Response {
+/// An identity provider sent the browser back (a CAS ticket, a SAML
+/// response): the single sign-on flow takes over.
+async fn sso_callback(
+    state: AppState,
+    plugin: std::sync::Arc<trellis_plugin::LoadedPlugin>,
+    idp: trellis_plugin::IdentityProvider,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.max_request_body_size).await {
+        Ok(bytes) => bytes,
+        Err(_) => return Error::new(ErrCode::TooLarge, "Request body too large").into_response(),
+    };
+    let path = parts.uri.path().to_owned();
+    let step = state.sso_callback(&plugin, &idp, plugin_request(&parts, path, &bytes)).await;
+    super::client::sso::render(&state, step)
+}
+
+pub(crate) fn into_response(plugin: &str, response: PluginResponse) -> Response {
     // A plugin bug, not the client's: answered as a bad gateway.
     let Some(status) = StatusCode::from_u16(response.status).ok().filter(|s| (200..600).contains(&s.as_u16())) else {
         tracing::warn!(plugin, status = response.status, "plugin answered an invalid HTTP status");

@@ -15,6 +15,7 @@ mod listeners;
 mod plugins;
 mod ratelimit;
 mod sessions;
+mod sso;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ pub use listeners::{FOREIGN_RESOURCES, ListenerConfig, ListenerType, ResourceCon
 pub use plugins::{ExperimentalFeatures, ModuleConfig, ModuleLimits, PluginRuntimeConfig};
 pub use ratelimit::{RateLimitConfig, RcLoginConfig};
 pub use sessions::LoginViaExistingSession;
+pub use sso::{ProviderSection, SsoConfig, url_authority};
 
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +114,15 @@ pub struct Config {
     /// may be longer.
     #[serde(default)]
     pub max_event_delay_duration: Option<DurationMs>,
+    /// Single sign-on settings shared by every provider.
+    #[serde(default)]
+    pub sso: SsoConfig,
+    /// CAS single sign-on (Synapse's section), served by the `cas` plugin.
+    #[serde(default)]
+    pub cas_config: ProviderSection,
+    /// SAML 2.0 single sign-on (Synapse's section), served by the `saml` plugin.
+    #[serde(default)]
+    pub saml2_config: ProviderSection,
 }
 
 /// `password_config`.
@@ -256,6 +267,21 @@ impl Config {
         if self.refreshable_access_token_lifetime.0 == 0 {
             bail!("config key `refreshable_access_token_lifetime`: must be longer than zero");
         }
+        for (key, section) in [("cas_config", &self.cas_config), ("saml2_config", &self.saml2_config)] {
+            if section.enabled() && self.public_baseurl.is_none() {
+                bail!(
+                    "config key `{key}`: single sign-on needs `public_baseurl` (the provider sends users back there)"
+                );
+            }
+        }
+        if self.saml2_config.enabled() {
+            bail!("config key `saml2_config`: SAML 2.0 single sign-on is not available in this version of Trellis yet");
+        }
+        if self.cas_config.enabled() {
+            let server_url =
+                self.cas_config.string("server_url").context("config key `cas_config.server_url` is required")?;
+            url_authority(server_url).context("config key `cas_config.server_url`")?;
+        }
         if self.max_request_body_size < 1024 {
             bail!("config key `max_request_body_size`: must be at least 1024 bytes");
         }
@@ -321,6 +347,9 @@ impl Config {
             }
             if name.len() > 3 && name.starts_with("msc") && name[3..].chars().all(|c| c.is_ascii_digit()) {
                 bail!("config key `{key}.name`: {name:?} is reserved for the experimental feature of that MSC");
+            }
+            if ["cas", "saml"].contains(&name.as_str()) {
+                bail!("config key `{key}.name`: {name:?} is reserved for the built-in single sign-on provider");
             }
             if !names.insert(name.clone()) {
                 bail!("config key `{key}`: two modules are named {name:?}; give one a `name`");

@@ -11,10 +11,24 @@ use super::uia::{Flows, stage};
 use crate::error::{Error, Result};
 
 impl Services {
-    /// The flows for UIA-protected account operations. Password is the only
-    /// stage for now; SSO re-authentication joins it with the SSO issue.
-    pub fn account_flows(&self) -> Flows {
-        Flows { flows: vec![vec![stage::PASSWORD]], params: serde_json::Map::new() }
+    /// The flows for UIA-protected account operations of `user_id`: the
+    /// password when the account has one, and single sign-on when an
+    /// identity provider is configured (how SSO-only users prove
+    /// themselves). An account with neither is offered the password, which
+    /// it cannot complete.
+    pub async fn account_flows(&self, user_id: &str) -> Result<Flows> {
+        let mut flows = Vec::new();
+        let has_password = self.storage.user(user_id).await?.is_some_and(|user| user.password_hash.is_some());
+        if self.config.password_config.enabled && has_password {
+            flows.push(vec![stage::PASSWORD]);
+        }
+        if !self.plugins.is_empty() && !self.plugins.identity_providers().await.is_empty() {
+            flows.push(vec![stage::SSO]);
+        }
+        if flows.is_empty() {
+            flows.push(vec![stage::PASSWORD]);
+        }
+        Ok(Flows { flows, params: serde_json::Map::new() })
     }
 
     /// Every device of the requester, with fresh last-seen data.

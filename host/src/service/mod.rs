@@ -30,6 +30,8 @@ pub mod users;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use tokio_util::task::TaskTracker;
 use trellis_storage::Storage;
 
@@ -113,6 +115,10 @@ pub struct Services {
     pub plugin_host: Arc<plugins::ServerHost>,
     /// The config file, for plugin reloads.
     pub config_source: plugins::ConfigSource,
+    /// Single sign-on sign-ins waiting for a new user to pick a name.
+    pub sso_pending: sso::pending::PendingSignIns,
+    /// The single sign-on pages.
+    pub sso_templates: sso::templates::Templates,
 }
 
 impl Services {
@@ -129,6 +135,8 @@ impl Services {
             login_failed: RateLimiter::new(config.rc_login.failed_attempts),
             registration: RateLimiter::new(config.rc_registration),
         };
+        let sso_templates = sso::templates::Templates::load(config.sso.custom_template_directory.as_deref())
+            .context("config key `sso.custom_template_directory`")?;
         let plugin_host = Arc::new(plugins::ServerHost::default());
         let plugin_manager =
             trellis_plugin::PluginManager::new(plugins::runtime_options(&config), plugin_host.clone())?;
@@ -150,6 +158,8 @@ impl Services {
             plugins: plugin_manager,
             plugin_host,
             config_source: plugins::ConfigSource::default(),
+            sso_pending: sso::pending::PendingSignIns::default(),
+            sso_templates,
         });
         services.plugin_host.bind(&services);
         Ok(services)

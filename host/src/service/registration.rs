@@ -33,6 +33,9 @@ pub struct NewAccount {
     pub displayname: Option<String>,
     /// Log in at once: device id (or `None` for a new one) and display name.
     pub login: Option<LoginRequest>,
+    /// An external identity (provider, remote id) linked in the same
+    /// transaction: accounts made by single sign-on.
+    pub external_id: Option<(String, String)>,
 }
 
 /// Device to create at registration time.
@@ -247,6 +250,15 @@ impl Services {
         if let Err(err) = users::insert(&mut tx, &new_user).await {
             return Err(if err.is_unique_violation() {
                 Error::new(ErrCode::UserInUse, "User ID already taken.")
+            } else {
+                err.into()
+            });
+        }
+        if let Some((provider, remote_id)) = &account.external_id
+            && let Err(err) = trellis_storage::external_ids::link(&mut tx, provider, remote_id, &user_id).await
+        {
+            return Err(if err.is_unique_violation() {
+                Error::new(ErrCode::UserInUse, "This identity is already linked to an account.")
             } else {
                 err.into()
             });

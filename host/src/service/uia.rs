@@ -25,6 +25,8 @@ pub mod stage {
     pub const PASSWORD: &str = "m.login.password";
     /// A registration token.
     pub const REGISTRATION_TOKEN: &str = "m.login.registration_token";
+    /// Signing in again at an identity provider, through the fallback page.
+    pub const SSO: &str = "m.login.sso";
 }
 
 /// Sessions older than this are forgotten (and their reservations undone).
@@ -192,6 +194,15 @@ impl Services {
         let mut tx = self.storage.begin().await?;
         match kind {
             stage::DUMMY | stage::PASSWORD => {}
+            // Completed only through the fallback page; submitting the type
+            // before that is an error, after it a no-op.
+            stage::SSO if completed_stages(session).iter().any(|c| c == stage::SSO) => {}
+            stage::SSO => {
+                return Err(Error::new(
+                    ErrCode::Unauthorized,
+                    "Confirm your identity on the single sign-on page first",
+                ));
+            }
             stage::REGISTRATION_TOKEN => {
                 let token = auth.get("token").and_then(Value::as_str).ok_or_else(|| Error::missing_param("token"))?;
                 let already = results.get("registration_token").and_then(Value::as_str);
@@ -255,4 +266,36 @@ fn challenge(flows: &Flows, session: &UiaSessionRow, error: Option<(ErrCode, &st
         map.insert("error".into(), Value::String(message.into()));
     }
     Error::AuthRequired(Box::new(body))
+}
+
+impl Services {
+    /// The user a live UIA session belongs to: `Ok(None)` for an unknown or
+    /// expired session, `Ok(Some(None))` for one without a user
+    /// (registration).
+    pub async fn uia_session_owner(&self, session_id: &str) -> Result<Option<Option<String>>> {
+        let session = self.storage.uia_session(session_id).await?;
+        Ok(session.filter(|s| s.created_ts > now_ms() - SESSION_LIFETIME_MS).map(|s| {
+            let results: Map<String, Value> = serde_json::from_str(&s.results).unwrap_or_default();
+            results.get("user_id").and_then(Value::as_str).map(str::to_owned)
+        }))
+    }
+
+    /// Records a stage completed outside the API (the SSO fallback page).
+    pub async fn complete_uia_stage(&self, session_id: &str, kind: &str) -> Result<()> {
+        let Some(session) = self.storage.uia_session(session_id).await? else {
+            return Err(Error::with_status(
+                axum::http::StatusCode::BAD_REQUEST,
+                ErrCode::Unknown,
+                "Unknown session ID",
+            ));
+        };
+        let mut completed = completed_stages(&session);
+        if !completed.iter().any(|c| c == kind) {
+            completed.push(kind.to_owned());
+        }
+        let completed = serde_json::to_string(&completed).map_err(Error::internal)?;
+        let mut tx = self.storage.begin().await?;
+        uia::update_progress(&mut tx, session_id, &completed, &session.results).await?;
+        tx.commit().await.map_err(Error::internal)
+    }
 }

@@ -14,6 +14,7 @@ mod sql;
 pub mod account_data;
 pub mod devices;
 pub mod events;
+pub mod external_ids;
 pub mod filters;
 pub mod login_tokens;
 pub mod plugins;

@@ -10,9 +10,11 @@ mod auth;
 pub mod routes;
 mod rules;
 mod spam;
+mod sso;
 
 pub use auth::{AuthOutcome, Expiry};
 pub use rules::EventDecision;
+pub(crate) use sso::declared_providers as sso_identity_providers;
 
 use crate::FailurePolicy;
 use crate::bindings::v0_1::trellis::plugin::types::Verdict;

@@ -35,7 +35,7 @@ pub async fn authenticated_body<T: DeserializeOwned>(
     let body = if bytes.is_empty() { json!({}) } else { parse_object(&bytes)? };
     let parsed: T = from_value(body.clone())?;
     let uia = UiaRequest { method: &method, uri: &uri, body: &body, user_id: Some(user_id) };
-    let completed = state.user_interactive_auth(&uia, &state.account_flows()).await?;
+    let completed = state.user_interactive_auth(&uia, &state.account_flows(user_id).await?).await?;
     Ok((parsed, completed.session_id))
 }
 

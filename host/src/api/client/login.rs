@@ -17,10 +17,31 @@ pub async fn flows(State(state): State<AppState>) -> Json<Value> {
     if state.config.password_config.enabled {
         flows.push(json!({"type": "m.login.password"}));
     }
-    // Offered only when something can mint login tokens (get_token now,
-    // single sign-on later), as Synapse does.
-    if state.config.login_via_existing_session.enabled {
-        flows.push(json!({"type": "m.login.token", "get_login_token": true}));
+    let providers = state.sso_providers().await;
+    if !providers.is_empty() {
+        let listed: Vec<Value> = providers
+            .iter()
+            .map(|(_, idp)| {
+                let mut entry = json!({"id": idp.id, "name": idp.name});
+                if let Some(icon) = &idp.icon {
+                    entry["icon"] = json!(icon);
+                }
+                if let Some(brand) = &idp.brand {
+                    entry["brand"] = json!(brand);
+                }
+                entry
+            })
+            .collect();
+        flows.push(json!({"type": "m.login.sso", "identity_providers": listed}));
+        if providers.iter().any(|(_, idp)| idp.id == "cas") {
+            flows.push(json!({"type": "m.login.cas"}));
+        }
+    }
+    // Offered only when something can mint login tokens (get_token or
+    // single sign-on), as Synapse does.
+    let get_token = state.config.login_via_existing_session.enabled;
+    if get_token || !providers.is_empty() {
+        flows.push(json!({"type": "m.login.token", "get_login_token": get_token}));
     }
     // Login types added by password-auth plugins.
     for (kind, _) in state.plugins.login_types().await {

@@ -17,6 +17,7 @@ mod pushrules;
 pub(crate) mod register;
 mod relations;
 mod rooms;
+pub(crate) mod sso;
 mod sync;
 mod upgrade;
 mod versions;
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/matrix/client", get(versions::well_known))
         .route("/_matrix/client/v1/register/m.login.registration_token/validity", get(register::token_validity))
         .route("/_matrix/client/v1/login/get_token", post(login::get_token))
+        .route("/_synapse/client/pick_username/account_details", get(sso::picker_form).post(sso::picker_submit))
+        .route("/_synapse/client/pick_username/check", get(sso::picker_check))
         .route("/_matrix/client/v1/rooms/{room_id}/relations/{event_id}", get(relations::relations))
         .route("/_matrix/client/v1/rooms/{room_id}/relations/{event_id}/{rel_type}", get(relations::relations))
         .route(
@@ -51,6 +54,10 @@ pub fn routes() -> Router<AppState> {
         ("/register", post(register::register)),
         ("/register/available", get(register::available)),
         ("/login", get(login::flows).post(login::login)),
+        ("/login/sso/redirect", get(sso::redirect)),
+        ("/login/sso/redirect/{idp_id}", get(sso::redirect_to)),
+        ("/login/cas/redirect", get(sso::cas_redirect)),
+        ("/auth/{kind}/fallback/web", get(sso::uia_fallback)),
         ("/refresh", post(login::refresh)),
         ("/logout", post(login::logout)),
         ("/logout/all", post(login::logout_all)),

@@ -337,6 +337,7 @@ impl PluginHost for ServerHost {
                     user_type: None,
                     displayname: display_name.map(str::to_owned),
                     login: None,
+                    external_id: None,
                 };
                 Ok(services.create_account(account, None).await?.user_id)
             };

@@ -9,6 +9,7 @@ mod checks;
 pub mod events;
 pub mod features;
 mod host;
+mod sso_providers;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -31,7 +32,8 @@ pub fn runtime_options(config: &Config) -> RuntimeOptions {
     }
 }
 
-/// What to load for a config: the modules in order, then enabled features.
+/// What to load for a config: the modules in order, then enabled features,
+/// then single sign-on providers.
 pub fn specs(config: &Config) -> anyhow::Result<Vec<PluginSpec>> {
     let mut specs = Vec::new();
     for module in &config.modules {
@@ -62,6 +64,7 @@ pub fn specs(config: &Config) -> anyhow::Result<Vec<PluginSpec>> {
             folder: None,
         });
     }
+    specs.extend(sso_providers::specs(config)?);
     Ok(specs)
 }
 
@@ -86,8 +89,8 @@ impl Services {
         Ok(report)
     }
 
-    /// Re-reads the config file's `modules:` and `experimental_features:`
-    /// (other keys need a restart) and reloads every plugin. On error the
+    /// Re-reads the config file's `modules:`, `experimental_features:` and
+    /// `cas_config:` (other keys need a restart) and reloads every plugin. On error the
     /// plugins loaded before stay in place.
     pub async fn reload_plugins(&self) -> anyhow::Result<LoadReport> {
         let specs = match self.config_source.0.get() {

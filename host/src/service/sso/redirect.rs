@@ -17,6 +17,31 @@ pub fn is_whitelisted(redirect_url: &str, whitelist: &[String]) -> bool {
     })
 }
 
+/// Whether a client's `redirectUrl` may receive a login token at all: an
+/// absolute URL, and not one that runs code or reads local files when a
+/// browser opens it (`javascript:`, `data:`, ...). Custom schemes of
+/// mobile apps (`element://…`) are fine; they get the confirmation page.
+pub fn acceptable_client_url(redirect_url: &str) -> bool {
+    const REFUSED_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob", "about"];
+    match url::Url::parse(redirect_url) {
+        Ok(parsed) => !REFUSED_SCHEMES.contains(&parsed.scheme()),
+        Err(_) => false,
+    }
+}
+
+/// The part of a client URL worth showing on the confirmation page: its
+/// scheme, host and path, without the query (which may be long or
+/// misleading).
+pub fn display_url(redirect_url: &str) -> String {
+    match url::Url::parse(redirect_url) {
+        Ok(parsed) => match parsed.host_str() {
+            Some(host) => format!("{}://{host}{}", parsed.scheme(), parsed.path()),
+            None => format!("{}:{}", parsed.scheme(), parsed.path()),
+        },
+        Err(_) => redirect_url.to_owned(),
+    }
+}
+
 /// Adds `loginToken=<token>` to a client URL, keeping its query and putting
 /// the parameter before any fragment.
 pub fn with_login_token(redirect_url: &str, token: &str) -> String {
@@ -25,20 +50,24 @@ pub fn with_login_token(redirect_url: &str, token: &str) -> String {
         None => (redirect_url, None),
     };
     let separator = if base.contains('?') { '&' } else { '?' };
-    let encoded: String = token
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let encoded = percent_encode(token);
     match fragment {
         Some(fragment) => format!("{base}{separator}loginToken={encoded}#{fragment}"),
         None => format!("{base}{separator}loginToken={encoded}"),
     }
+}
+
+/// Percent-encodes everything but the unreserved characters.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -56,6 +85,17 @@ mod tests {
         assert!(is_whitelisted("https://chat.example.org/web/index.html", &whitelist));
         assert!(!is_whitelisted("javascript:alert(1)", &["javascript:".to_owned()]));
         assert!(!is_whitelisted("https://other.example/", &whitelist));
+    }
+
+    #[test]
+    fn dangerous_client_urls_are_refused() {
+        assert!(acceptable_client_url("https://app.example/#/"));
+        assert!(acceptable_client_url("element://connect"));
+        assert!(!acceptable_client_url("javascript:alert(1)"));
+        assert!(!acceptable_client_url("JavaScript:alert(1)"));
+        assert!(!acceptable_client_url("data:text/html,<b>"));
+        assert!(!acceptable_client_url("/relative/path"));
+        assert_eq!(display_url("https://app.example/web/?x=1#f"), "https://app.example/web/");
     }
 
     #[test]

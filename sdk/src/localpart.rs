@@ -1,5 +1,6 @@
 //! Turning a user name from an identity provider into a Matrix localpart,
-//! the two ways Synapse offers (`mxid_mapping: hexencode | dotreplace`).
+//! the two ways Synapse offers (`mxid_mapping: hexencode | dotreplace`);
+//! single sign-on providers use them to suggest the name of a new account.
 
 /// Characters allowed in a localpart (spec: `a-z 0-9 . _ = - / +`).
 fn allowed(byte: u8) -> bool {
