@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// First-party plugins: (package, constant name).
 const FIRST_PARTY: &[(&str, &str)] =
-    &[("msc4140", "MSC4140"), ("msc4155", "MSC4155"), ("msc4293", "MSC4293"), ("cas", "CAS")];
+    &[("msc4140", "MSC4140"), ("msc4155", "MSC4155"), ("msc4293", "MSC4293"), ("cas", "CAS"), ("saml", "SAML")];
 
 fn main() {
     let root = trellis_guest_build::repository_root();

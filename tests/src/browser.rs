@@ -26,9 +26,10 @@ impl Page {
         let tag_start = self.body[..at].rfind('<')?;
         let tag_end = at + self.body[at..].find('>')?;
         let tag = &self.body[tag_start..tag_end];
-        let value_at = tag.find("value=\"")? + "value=\"".len();
-        let value_end = value_at + tag[value_at..].find('"')?;
-        Some(html_unescape(&tag[value_at..value_end]))
+        let value_at = tag.find("value=")? + "value=".len();
+        let quote = tag[value_at..].chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let value_end = value_at + 1 + tag[value_at + 1..].find(quote)?;
+        Some(html_unescape(&tag[value_at + 1..value_end]))
     }
 
     /// A header value.
@@ -37,15 +38,45 @@ impl Page {
     }
 }
 
-/// Undoes the escaping HTML templates apply to attribute values.
+/// Undoes the escaping HTML templates apply to attribute values: the named
+/// entities and numeric character references.
 pub fn html_unescape(text: &str) -> String {
-    text.replace("&amp;", "&")
-        .replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let Some(end) = after.find(';') else {
+            out.push_str(after);
+            return out;
+        };
+        let entity = &after[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The browser.

@@ -13,6 +13,7 @@ pub mod cas;
 pub mod client;
 pub mod interop;
 pub mod plugins;
+pub mod saml;
 
 use std::path::PathBuf;
 

@@ -274,9 +274,6 @@ impl Config {
                 );
             }
         }
-        if self.saml2_config.enabled() {
-            bail!("config key `saml2_config`: SAML 2.0 single sign-on is not available in this version of Trellis yet");
-        }
         if self.cas_config.enabled() {
             let server_url =
                 self.cas_config.string("server_url").context("config key `cas_config.server_url` is required")?;

@@ -114,7 +114,7 @@ fn bad_modules_name_the_key() {
         ("modules:\n  - module: a.wasm\n    limits: {memory_mb: 100000}\n", "modules[0].limits.memory_mb"),
         ("modules:\n  - module: msc4140.wasm\n", "reserved"),
         ("modules:\n  - module: cas.wasm\n", "single sign-on"),
-        ("public_baseurl: https://ok.org/\nsaml2_config: {sp_config: {}}\n", "not available"),
+        ("saml2_config: {sp_config: {}}\n", "public_baseurl"),
         ("cas_config:\n  enabled: true\n", "public_baseurl"),
         ("public_baseurl: https://ok.org/\ncas_config: {enabled: true}\n", "server_url"),
         ("public_baseurl: https://ok.org/\ncas_config: {server_url: \"ftp://c\"}\n", "server_url"),

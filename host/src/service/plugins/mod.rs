@@ -89,8 +89,8 @@ impl Services {
         Ok(report)
     }
 
-    /// Re-reads the config file's `modules:`, `experimental_features:` and
-    /// `cas_config:` (other keys need a restart) and reloads every plugin. On error the
+    /// Re-reads the config file's `modules:`, `experimental_features:`,
+    /// `cas_config:` and `saml2_config:` (other keys need a restart) and reloads every plugin. On error the
     /// plugins loaded before stay in place.
     pub async fn reload_plugins(&self) -> anyhow::Result<LoadReport> {
         let specs = match self.config_source.0.get() {

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use trellis_plugin::capabilities::HttpGrant;
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use trellis_plugin::capabilities::{HttpGrant, KvGrant};
 use trellis_plugin::{Capabilities, FailurePolicy, PluginKind, PluginSource, PluginSpec};
 
 use super::features::embedded;
@@ -23,7 +25,51 @@ pub fn specs(config: &Config) -> anyhow::Result<Vec<PluginSpec>> {
         };
         specs.push(provider_spec("cas", embedded::CAS, config.cas_config.json(), capabilities, Vec::new()));
     }
+    if config.saml2_config.enabled() {
+        specs.push(saml_spec(config)?);
+    }
     Ok(specs)
+}
+
+/// The SAML plugin: the section plus what it cannot get itself (it has no
+/// filesystem): the public base URL and the local metadata files' text.
+fn saml_spec(config: &Config) -> anyhow::Result<PluginSpec> {
+    let mut section = config.saml2_config.json();
+    let metadata = section.pointer("/sp_config/metadata").cloned().unwrap_or(Value::Null);
+    let mut local = Vec::new();
+    for path in metadata.get("local").and_then(Value::as_array).into_iter().flatten() {
+        let path =
+            path.as_str().context("config key `saml2_config.sp_config.metadata.local`: paths must be strings")?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("config key `saml2_config.sp_config.metadata.local`: cannot read {path}"))?;
+        local.push(Value::String(text));
+    }
+    let mut hosts = Vec::new();
+    for remote in metadata.get("remote").and_then(Value::as_array).into_iter().flatten() {
+        let url = remote
+            .get("url")
+            .and_then(Value::as_str)
+            .context("config key `saml2_config.sp_config.metadata.remote`: each entry needs a `url`")?;
+        hosts.push(url_authority(url).context("config key `saml2_config.sp_config.metadata.remote`")?);
+    }
+    let base = config.public_baseurl.clone().unwrap_or_default();
+    let base = if base.ends_with('/') { base } else { format!("{base}/") };
+    if let Some(object) = section.as_object_mut() {
+        object.insert("_trellis".into(), json!({"public_baseurl": base, "metadata_local": local}));
+    }
+    let capabilities = Capabilities {
+        // Remote metadata documents can be large (a federation's, say).
+        http: Some(HttpGrant { allowed_hosts: hosts, max_response_bytes: 16 << 20, ..HttpGrant::default() }),
+        kv: Some(KvGrant { quota_bytes: 64 << 20 }),
+        timers: true,
+        sso: true,
+        ..Capabilities::default()
+    };
+    let mut spec =
+        provider_spec("saml", embedded::SAML, section, capabilities, vec!["/_synapse/client/saml2".to_owned()]);
+    // A large metadata document is parsed on every sign-in.
+    spec.limits.memory_bytes = 64 << 20;
+    Ok(spec)
 }
 
 fn provider_spec(
