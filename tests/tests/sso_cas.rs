@@ -210,8 +210,12 @@ async fn required_attributes_registration_and_numeric_ids_follow_the_config() {
     // All-digit CAS names need allow_numeric_ids, and then get the prefix.
     let (refused, _) = cas_round_trip(&closed, &login_path(APP), "12345", "numpass").await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    let numeric =
-        TestServer::start_with(&config(cas, "  allow_numeric_ids: true\n  numeric_ids_prefix: \"n\"\n")).await;
+    // (This server also speaks CAS 3: tickets are checked at /p3/serviceValidate.)
+    let numeric = TestServer::start_with(&config(
+        cas,
+        "  allow_numeric_ids: true\n  numeric_ids_prefix: \"n\"\n  protocol_version: 3\n",
+    ))
+    .await;
     assert_eq!(login_via_cas(&numeric, "12345", "numpass").await.user_id().await, "@n12345:localhost");
 }
 

@@ -284,3 +284,49 @@ async fn existing_accounts_are_grandfathered_by_uid() {
         "M_UNRECOGNIZED",
     );
 }
+
+/// Signs `uid` in at `server` with this display name, all the way to the
+/// login token.
+async fn full_sign_in(server: &TestServer, uid: &str, display_name: &str) -> Page {
+    let idp = SamlIdp::shared();
+    let browser = Browser::new();
+    let start = browser
+        .get(&format!("{}/_matrix/client/v3/login/sso/redirect?redirectUrl={}", server.base_url, encode(APP)))
+        .await;
+    let form = browser.get(&start.location.unwrap()).await;
+    let mut fields = SamlIdp::sign_in_fields(uid, display_name, "");
+    fields.push(("_authnRequest".into(), form.input_value("_authnRequest").unwrap()));
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let posted = browser.post_form(&format!("{}/signin", idp.url), &pairs).await;
+    let encoded = posted.input_value("SAMLResponse").unwrap();
+    let xml = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    post_to_acs(server, &xml, &posted.input_value("RelayState").unwrap_or_default()).await
+}
+
+async fn display_name_of(server: &TestServer, user_id: &str) -> Value {
+    server.client().get(&format!("/_matrix/client/v3/profile/{user_id}")).await.1["displayname"].clone()
+}
+
+#[tokio::test]
+async fn display_names_follow_the_idp_only_when_asked() {
+    let idp = SamlIdp::shared();
+    let keeping = TestServer::start_with(&config(idp, "")).await;
+    assert_eq!(full_sign_in(&keeping, "frank", "Frank One").await.status, 302);
+    assert_eq!(full_sign_in(&keeping, "frank", "Frank Two").await.status, 302);
+    assert_eq!(display_name_of(&keeping, "@frank:localhost").await, "Frank One", "set when the account was made");
+
+    let syncing = TestServer::start_with(&format!("{}  update_profile_information: true\n", config(idp, ""))).await;
+    assert_eq!(full_sign_in(&syncing, "frank", "Frank One").await.status, 302);
+    assert_eq!(full_sign_in(&syncing, "frank", "Frank Two").await.status, 302);
+    assert_eq!(display_name_of(&syncing, "@frank:localhost").await, "Frank Two", "updated at every login");
+}
+
+#[tokio::test]
+async fn a_sign_in_that_outlives_saml_session_lifetime_is_refused() {
+    let idp = SamlIdp::shared();
+    let server = TestServer::start_with(&config(idp, "  saml_session_lifetime: 1s\n")).await;
+    let posted = sign_in_at_idp(&server, &Browser::new(), "gina", "").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let page = post_to_acs(&server, &posted.xml, &posted.relay_state).await;
+    assert_refused(&server, &page, 401, "gina").await;
+}

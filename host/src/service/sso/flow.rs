@@ -17,7 +17,6 @@ use super::redirect::{is_whitelisted, percent_encode, with_login_token};
 use super::state::SsoState;
 use crate::error::{ErrCode, Error, Result};
 use crate::service::Services;
-use crate::service::uia::stage;
 use crate::service::users::user_id as make_user_id;
 
 /// How long the login token of a single sign-on stays valid (Synapse's
@@ -67,6 +66,11 @@ impl SsoStep {
     }
 }
 
+/// A provider as the picker pages list it.
+pub(super) fn provider_entry(idp: &IdentityProvider, url: &str) -> Value {
+    json!({"idp_id": idp.id, "idp_name": idp.name, "idp_icon": idp.icon, "idp_brand": idp.brand, "url": url})
+}
+
 impl Services {
     /// The configured providers with the plugins serving them.
     pub async fn sso_providers(&self) -> Vec<(Arc<LoadedPlugin>, IdentityProvider)> {
@@ -76,7 +80,7 @@ impl Services {
         self.plugins.identity_providers().await
     }
 
-    fn base_url(&self) -> String {
+    pub(super) fn base_url(&self) -> String {
         let base = self.config.public_baseurl.clone().unwrap_or_default();
         if base.ends_with('/') { base } else { format!("{base}/") }
     }
@@ -97,17 +101,12 @@ impl Services {
                 let listed: Vec<Value> = providers
                     .iter()
                     .map(|(_, idp)| {
-                        json!({
-                            "idp_id": idp.id,
-                            "idp_name": idp.name,
-                            "idp_icon": idp.icon,
-                            "idp_brand": idp.brand,
-                            "url": format!(
-                                "{base}_matrix/client/v3/login/sso/redirect/{}?redirectUrl={}",
-                                percent_encode(&idp.id),
-                                percent_encode(redirect_url)
-                            ),
-                        })
+                        let url = format!(
+                            "{base}_matrix/client/v3/login/sso/redirect/{}?redirectUrl={}",
+                            percent_encode(&idp.id),
+                            percent_encode(redirect_url)
+                        );
+                        provider_entry(idp, &url)
                     })
                     .collect();
                 return Ok(SsoStep::Page {
@@ -132,7 +131,7 @@ impl Services {
     }
 
     /// Asks the provider's plugin where to send the browser.
-    async fn start_at(&self, plugin: &LoadedPlugin, idp_id: &str, state: &SsoState) -> SsoStep {
+    pub(super) async fn start_at(&self, plugin: &LoadedPlugin, idp_id: &str, state: &SsoState) -> SsoStep {
         match self.plugins.sso_start(plugin, idp_id, &state.encode(), &self.base_url()).await {
             Ok(Ok(response)) => SsoStep::Respond(response),
             Ok(Err(failure)) => SsoStep::failure(failure),
@@ -189,7 +188,7 @@ impl Services {
 
     /// The account an identity is linked to; links an existing account by
     /// name when the provider owns the names it reports.
-    async fn linked_account(&self, idp_id: &str, identity: &SsoIdentity) -> Result<Option<String>> {
+    pub(super) async fn linked_account(&self, idp_id: &str, identity: &SsoIdentity) -> Result<Option<String>> {
         if let Some(user_id) = self.storage.user_by_external_id(idp_id, &identity.remote_id).await? {
             return Ok(Some(user_id));
         }
@@ -345,81 +344,5 @@ impl Services {
                 "new_user": new_user,
             }),
         })
-    }
-
-    /// `GET /auth/m.login.sso/fallback/web?session=…[&idp=…]`: the page that
-    /// sends the user to re-authenticate, or (with `idp`) the provider.
-    pub async fn sso_uia_page(&self, session_id: &str, idp_id: Option<&str>) -> Result<SsoStep> {
-        let Some(Some(user_id)) = self.uia_session_owner(session_id).await? else {
-            return Ok(SsoStep::error(400, "This confirmation has expired. Go back to the application and try again."));
-        };
-        let providers = self.sso_providers().await;
-        if let Some(id) = idp_id {
-            let Some((plugin, idp)) = providers.iter().find(|(_, idp)| idp.id == id) else {
-                return Ok(SsoStep::error(404, format!("Unknown identity provider {id}")));
-            };
-            return Ok(self.start_at(plugin, &idp.id, &SsoState::Uia { session: session_id.to_owned() }).await);
-        }
-        // Offer the providers the user has signed in with, or all of them.
-        let used = self.storage.external_providers_of(&user_id).await?;
-        let offered: Vec<&IdentityProvider> = if providers.iter().any(|(_, idp)| used.contains(&idp.id)) {
-            providers.iter().map(|(_, idp)| idp).filter(|idp| used.contains(&idp.id)).collect()
-        } else {
-            providers.iter().map(|(_, idp)| idp).collect()
-        };
-        if offered.is_empty() {
-            return Ok(SsoStep::error(404, "Single sign-on is not configured"));
-        }
-        let base = self.base_url();
-        let listed: Vec<Value> = offered
-            .iter()
-            .map(|idp| {
-                json!({
-                    "idp_id": idp.id,
-                    "idp_name": idp.name,
-                    "idp_icon": idp.icon,
-                    "idp_brand": idp.brand,
-                    "url": format!(
-                        "{base}_matrix/client/v3/auth/{}/fallback/web?session={}&idp={}",
-                        stage::SSO,
-                        percent_encode(session_id),
-                        percent_encode(&idp.id)
-                    ),
-                })
-            })
-            .collect();
-        Ok(SsoStep::Page {
-            template: "sso_auth_confirm.html",
-            status: 200,
-            context: json!({
-                "providers": listed,
-                "description": "The application asks you to confirm your identity before it goes on.",
-                "user_id": user_id,
-            }),
-        })
-    }
-
-    /// The provider confirmed someone for a UIA session: the stage is
-    /// complete only if that someone is the session's user.
-    async fn sso_confirm_uia(
-        &self,
-        idp: &IdentityProvider,
-        identity: &SsoIdentity,
-        session_id: &str,
-    ) -> Result<SsoStep> {
-        let Some(Some(expected)) = self.uia_session_owner(session_id).await? else {
-            return Ok(SsoStep::error(400, "This confirmation has expired. Go back to the application and try again."));
-        };
-        let signed_in = self.linked_account(&idp.id, identity).await?;
-        if signed_in.as_deref() != Some(expected.as_str()) {
-            tracing::info!(user = %expected, idp = %idp.id, "single sign-on confirmation by a different account refused");
-            return Ok(SsoStep::Page {
-                template: "sso_auth_bad_user.html",
-                status: 403,
-                context: json!({"user_id_to_verify": expected}),
-            });
-        }
-        self.complete_uia_stage(session_id, stage::SSO).await?;
-        Ok(SsoStep::Page { template: "sso_auth_success.html", status: 200, context: json!({}) })
     }
 }

@@ -9,6 +9,7 @@
 pub mod flow;
 pub mod pending;
 pub mod picker;
+pub mod reauth;
 pub mod redirect;
 pub mod state;
 pub mod templates;
