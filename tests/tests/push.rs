@@ -94,3 +94,43 @@ async fn unread_counts_follow_rules_and_receipts() {
     let (_, sync): (u16, Value) = bob.get("/_matrix/client/v3/sync?timeout=0").await;
     assert!(sync["account_data"]["events"].as_array().unwrap().iter().any(|e| e["type"] == "m.push_rules"));
 }
+
+/// The counts are remembered between syncs and only new actions are added:
+/// check them against what they must be through new messages, mentions, a
+/// receipt in the middle of the unread ones, and the user's own message.
+#[tokio::test]
+async fn remembered_unread_counts_stay_exact() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let room_id = alice.create_room(json!({"invite": ["@bob:localhost"], "is_direct": true})).await;
+    bob.join(&room_id).await;
+    let mention = |txn: &str| {
+        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(&room_id));
+        (path, json!({"msgtype": "m.text", "body": "bob!", "m.mentions": {"user_ids": ["@bob:localhost"]}}))
+    };
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        for i in 0..4 {
+            ids.push(alice.send_text(&room_id, &format!("r{round} m{i}")).await);
+        }
+        let (path, body) = mention(&format!("m{round}"));
+        assert_eq!(alice.put(&path, &body).await.0, 200);
+        assert_eq!(unread(&bob, &room_id).await, (5 * (round + 1), round + 1), "after round {round}");
+    }
+    // A receipt on the 6th message: 9 messages and 2 mentions remain (the
+    // mentions of rounds 1 and 2; round 0's came 5th).
+    let receipt =
+        |event_id: &str| format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", encode(&room_id), encode(event_id));
+    assert_eq!(bob.post(&receipt(&ids[4]), &json!({})).await.0, 200);
+    assert_eq!(unread(&bob, &room_id).await, (9, 2));
+    alice.send_text(&room_id, "more").await;
+    assert_eq!(unread(&bob, &room_id).await, (10, 2));
+    // Bob speaks: he has read everything before.
+    bob.send_text(&room_id, "hi").await;
+    assert_eq!(unread(&bob, &room_id).await, (0, 0));
+    alice.send_text(&room_id, "after").await;
+    let (path, body) = mention("late");
+    assert_eq!(alice.put(&path, &body).await.0, 200);
+    assert_eq!(unread(&bob, &room_id).await, (2, 1));
+}

@@ -404,7 +404,7 @@ async fn dag_edges_and_push_actions_are_stored_row_by_row() {
     assert_eq!(edges, vec![(first.clone(), room_id.clone())]);
     let auth = services.storage.auth_events_of(&second).await.unwrap();
     assert_eq!(auth.len(), json["auth_events"].as_array().unwrap().len());
-    assert_eq!(services.storage.unread_counts(&room_id, "@bob:localhost").await.unwrap(), (2, 0));
+    assert_eq!(services.unread_counts(&room_id, "@bob:localhost").await.unwrap(), (2, 0));
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ pub mod sso;
 pub mod sync;
 pub mod tokens;
 pub mod uia;
+pub mod unread;
 pub mod users;
 
 use std::sync::Arc;
@@ -119,6 +120,8 @@ pub struct Services {
     pub sso_pending: sso::pending::PendingSignIns,
     /// The single sign-on pages.
     pub sso_templates: sso::templates::Templates,
+    /// Unread counts remembered between syncs.
+    pub unread: unread::UnreadCache,
 }
 
 impl Services {
@@ -160,6 +163,7 @@ impl Services {
             config_source: plugins::ConfigSource::default(),
             sso_pending: sso::pending::PendingSignIns::default(),
             sso_templates,
+            unread: unread::UnreadCache::default(),
         });
         services.plugin_host.bind(&services);
         Ok(services)

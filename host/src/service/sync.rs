@@ -317,7 +317,7 @@ impl Services {
             None => now.encode(),
         };
         let summary = self.room_summary(requester, room_id).await?;
-        let unread = self.storage.unread_counts(room_id, &requester.user_id).await?;
+        let unread = self.unread_counts(room_id, &requester.user_id).await?;
         let state_key = if request.use_state_after { "state_after" } else { "state" };
         Ok(Some(json!({
             "timeline": {

@@ -5,30 +5,54 @@ use sqlx::Row;
 use crate::{Connection, Storage, StorageResult};
 
 impl Storage {
-    /// Unread (notification, highlight) counts of a user in a room: push
-    /// actions after the later of their main-timeline read receipt and
-    /// their own latest event (sending implies having read).
-    pub async fn unread_counts(&self, room_id: &str, user_id: &str) -> StorageResult<(i64, i64)> {
-        // One statement instead of three: every statement is a round trip
-        // to the database thread, and /sync asks this for every room.
+    /// What counts towards a user's unread counts in a room, in one round
+    /// trip: their read mark (the later of their main-timeline read receipt
+    /// and their own latest event: sending implies having read), and the
+    /// sums of the push actions after both the read mark and `after`, with
+    /// the highest stream ordering summed. `after` lets a caller that
+    /// remembers earlier sums add only what is new.
+    pub async fn unread_counts_since(&self, room_id: &str, user_id: &str, after: i64) -> StorageResult<UnreadSums> {
         let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(notify), 0) AS BIGINT), CAST(COALESCE(SUM(highlight), 0) AS BIGINT) \
-             FROM event_push_actions \
-             WHERE user_id = $1 AND room_id = $2 AND stream_ordering > ( \
-                 SELECT MAX(read_up_to) FROM ( \
+            "SELECT m.read_up_to, CAST(COALESCE(SUM(a.notify), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(a.highlight), 0) AS BIGINT), CAST(COALESCE(MAX(a.stream_ordering), 0) AS BIGINT) \
+             FROM ( \
+                 SELECT MAX(read_up_to) AS read_up_to FROM ( \
                      SELECT COALESCE(MAX(e.stream_ordering), 0) AS read_up_to \
                      FROM receipts r JOIN events e ON e.event_id = r.event_id \
                      WHERE r.room_id = $2 AND r.user_id = $1 AND r.thread_id IN ('', 'main') \
                      UNION ALL \
                      SELECT COALESCE(MAX(stream_ordering), 0) FROM events WHERE room_id = $2 AND sender = $1 \
-                 ) AS read_marks)",
+                 ) AS read_marks \
+             ) AS m \
+             LEFT JOIN event_push_actions a ON a.user_id = $1 AND a.room_id = $2 \
+                 AND a.stream_ordering > m.read_up_to AND a.stream_ordering > $3 \
+             GROUP BY m.read_up_to",
         )
         .bind(user_id)
         .bind(room_id)
+        .bind(after)
         .fetch_one(&self.read)
         .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        Ok(UnreadSums {
+            read_mark: row.try_get(0)?,
+            notify: row.try_get(1)?,
+            highlight: row.try_get(2)?,
+            last_counted: row.try_get(3)?,
+        })
     }
+}
+
+/// See [`Storage::unread_counts_since`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadSums {
+    /// The stream ordering up to which the user has read.
+    pub read_mark: i64,
+    /// Notifying push actions summed.
+    pub notify: i64,
+    /// Highlighting push actions summed.
+    pub highlight: i64,
+    /// The highest stream ordering summed (0 when none).
+    pub last_counted: i64,
 }
 
 /// Records several users' push decisions for one event in one statement.
