@@ -319,13 +319,20 @@ impl Services {
         let summary = self.room_summary(requester, room_id).await?;
         let unread = self.unread_counts(room_id, &requester.user_id).await?;
         let state_key = if request.use_state_after { "state_after" } else { "state" };
+        // Timeline and state in one go: one relations lookup and one
+        // transaction-id lookup per room instead of two of each.
+        let timeline_len = timeline_rows.len();
+        let mut rows = timeline_rows;
+        rows.append(&mut state_rows);
+        let mut timeline_views = self.client_views(&rows, Some(requester)).await?;
+        let state_views = timeline_views.split_off(timeline_len);
         Ok(Some(json!({
             "timeline": {
-                "events": self.client_views(&timeline_rows, Some(requester)).await?,
+                "events": timeline_views,
                 "limited": limited,
                 "prev_batch": prev_batch,
             },
-            state_key: {"events": self.client_views(&state_rows, Some(requester)).await?},
+            state_key: {"events": state_views},
             "ephemeral": {"events": ephemeral},
             "account_data": {"events": room_account_data},
             "unread_notifications": {"notification_count": unread.0, "highlight_count": unread.1},

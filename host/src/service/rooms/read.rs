@@ -116,9 +116,9 @@ impl Services {
 
     /// Client views of several events, with bundled aggregations.
     pub async fn client_views(&self, rows: &[EventRow], viewer: Option<&Requester>) -> Result<Vec<Value>> {
-        let mut bundles = self.bundled_aggregations(rows, viewer).await?;
+        let bundles = self.bundled_aggregations(rows, viewer).await?;
         // One query for the transaction ids of the viewer's own events.
-        let mut txns = match viewer {
+        let txns = match viewer {
             Some(viewer) => {
                 let own: Vec<String> =
                     rows.iter().filter(|r| r.sender == viewer.user_id).map(|r| r.event_id.clone()).collect();
@@ -130,10 +130,12 @@ impl Services {
         };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let txn = txns.remove(&row.event_id).map(|(_, txn)| txn);
+            // Looked up, not taken: an event may appear twice (in the
+            // timeline and in `state_after`).
+            let txn = txns.get(&row.event_id).map(|(_, txn)| txn.clone());
             let mut event = self.client_view_with_txn(row, txn).await?;
-            if let Some(bundle) = bundles.remove(&row.event_id) {
-                event["unsigned"]["m.relations"] = Value::Object(bundle);
+            if let Some(bundle) = bundles.get(&row.event_id) {
+                event["unsigned"]["m.relations"] = Value::Object(bundle.clone());
             }
             out.push(event);
         }
