@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::StreamExt as _;
+
 use serde_json::{Map, Value, json};
 use trellis_storage::events::{EventRow, MembershipRow};
 
@@ -21,6 +23,10 @@ use crate::error::{Error, Result};
 
 /// Default number of timeline events per room.
 const DEFAULT_TIMELINE_LIMIT: u64 = 10;
+
+/// Joined rooms worked on at once in one sync: enough to keep the read
+/// connections busy, few enough not to starve other requests of them.
+const JOINED_ROOMS_AT_ONCE: usize = 4;
 /// Longest long-poll accepted.
 const MAX_TIMEOUT_MS: u64 = 5 * 60 * 1000;
 /// State event types included in invite and knock stripped state.
@@ -139,6 +145,7 @@ impl Services {
         let mut leave = Map::new();
         let mut knock = Map::new();
         let room_filter = &request.filter.room;
+        let mut joined = Vec::new();
         for membership in self.storage.memberships_of_user(&requester.user_id).await? {
             if membership.forgotten || !room_filter.allows_room(&membership.room_id) {
                 continue;
@@ -150,11 +157,7 @@ impl Services {
             match membership.membership.as_str() {
                 "join" => {
                     let extra = room_account_data.remove(&membership.room_id).unwrap_or_default();
-                    if let Some(room) =
-                        self.sync_joined_room(requester, request, &membership, since, now, initial, extra).await?
-                    {
-                        join.insert(membership.room_id.clone(), room);
-                    }
+                    joined.push((membership, extra));
                 }
                 "invite" if (initial || changed) && !self.invites_blocked(&requester.user_id).await? => {
                     // Invites from ignored users are dropped.
@@ -186,6 +189,19 @@ impl Services {
                     leave.insert(membership.room_id.clone(), room);
                 }
                 _ => {}
+            }
+        }
+        // Joined rooms are independent: several at once, so that the
+        // database round trips of one room overlap those of the others.
+        let mut rooms = futures::stream::iter(joined)
+            .map(|(membership, extra)| async move {
+                let room = self.sync_joined_room(requester, request, &membership, since, now, initial, extra).await?;
+                Ok::<_, Error>(room.map(|room| (membership.room_id, room)))
+            })
+            .buffer_unordered(JOINED_ROOMS_AT_ONCE);
+        while let Some(room) = rooms.next().await {
+            if let Some((room_id, room)) = room? {
+                join.insert(room_id, room);
             }
         }
         if initial && !account_data.iter().any(|e| e["type"] == super::push::PUSH_RULES) {
