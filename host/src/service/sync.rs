@@ -24,6 +24,17 @@ use crate::error::{Error, Result};
 /// Default number of timeline events per room.
 const DEFAULT_TIMELINE_LIMIT: u64 = 10;
 
+/// The slice of a room's timeline a sync serves: events in `(after,
+/// up_to]`, at most `limit`, for a user whose membership is `membership`
+/// (read with all the others at the start of the sync).
+#[derive(Debug, Clone, Copy)]
+struct TimelineWindow<'a> {
+    after: i64,
+    up_to: i64,
+    limit: i64,
+    membership: &'a str,
+}
+
 /// Joined rooms worked on at once in one sync: enough to keep the read
 /// connections busy, few enough not to starve other requests of them.
 const JOINED_ROOMS_AT_ONCE: usize = 4;
@@ -248,7 +259,8 @@ impl Services {
         let (timeline_rows, limited) = if quiet {
             (Vec::new(), false)
         } else {
-            self.timeline_window(requester, room_id, after, now.events, limit, request).await?
+            let window = TimelineWindow { after, up_to: now.events, limit, membership: &membership.membership };
+            self.timeline_window(requester, room_id, window, request).await?
         };
         let ephemeral = if request.filter.room.ephemeral.allows_room(room_id) {
             let mut events = self
@@ -363,11 +375,10 @@ impl Services {
         &self,
         requester: &Requester,
         room_id: &str,
-        after: i64,
-        up_to: i64,
-        limit: i64,
+        window: TimelineWindow<'_>,
         request: &SyncRequest,
     ) -> Result<(Vec<EventRow>, bool)> {
+        let TimelineWindow { after, up_to, limit, membership } = window;
         let filter = &request.filter.room.timeline;
         let wanted = usize::try_from(limit).unwrap_or(10);
         let batch_size = (limit * 2).max(20);
@@ -386,7 +397,7 @@ impl Services {
                     filter.allows(&row.event_type, &row.sender, room_id, json.get("content"))
                 })
                 .collect();
-            let visible = self.filter_visible(&requester.user_id, room_id, passing).await?;
+            let visible = self.filter_visible_with(&requester.user_id, Some(membership), passing).await?;
             for row in visible.into_iter().rev() {
                 if collected.len() == wanted {
                     limited = true;

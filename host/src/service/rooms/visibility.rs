@@ -97,6 +97,17 @@ impl Services {
     /// Keeps the events `user_id` may see, in the given order.
     pub async fn filter_visible(&self, user_id: &str, room_id: &str, events: Vec<EventRow>) -> Result<Vec<EventRow>> {
         let now = self.storage.membership(room_id, user_id).await?.map(|m| m.membership);
+        self.filter_visible_with(user_id, now.as_deref(), events).await
+    }
+
+    /// [`Self::filter_visible`] for a caller that already knows the user's
+    /// current membership (`/sync` reads them all at once).
+    pub async fn filter_visible_with(
+        &self,
+        user_id: &str,
+        now: Option<&str>,
+        events: Vec<EventRow>,
+    ) -> Result<Vec<EventRow>> {
         let ignored = self.ignored_users(user_id).await?;
         let mut decisions: HashMap<i64, (String, Option<String>)> = HashMap::new();
         let mut out = Vec::with_capacity(events.len());
@@ -119,7 +130,7 @@ impl Services {
                     facts
                 }
             };
-            if may_see(&visibility, then.as_deref(), now.as_deref()) {
+            if may_see(&visibility, then.as_deref(), now) {
                 out.push(event);
             }
         }
