@@ -13,14 +13,11 @@
 //! mama-cas's `user_name_attributes` and `user_model_attributes` callbacks
 //! (`full_name`, `is_staff` as `True`/`False`, `email`, ...).
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use crate::interop::venv_bin;
+use crate::peers::{free_port, wait_until_listening};
 
 /// A running CAS server.
 #[derive(Debug)]
@@ -122,26 +119,7 @@ impl CasServer {
             .spawn()
             .expect("start the CAS server");
         let url = format!("http://127.0.0.1:{port}");
-        wait_until_listening(port, &project.path().join("cas.log"));
+        wait_until_listening("the CAS server", port, &project.path().join("cas.log"));
         CasServer { url, _project: project, _guard: Mutex::new(guard) }
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-fn wait_until_listening(port: u16, log: &PathBuf) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let lines: Vec<String> = std::fs::File::open(log)
-        .map(|file| BufReader::new(file).lines().map_while(Result::ok).collect())
-        .unwrap_or_default();
-    panic!("the CAS server did not start on port {port}:\n{}", lines.join("\n"));
 }

@@ -12,6 +12,7 @@ pub mod browser;
 pub mod cas;
 pub mod client;
 pub mod interop;
+pub mod peers;
 pub mod plugins;
 pub mod saml;
 
@@ -157,6 +158,15 @@ impl TestServer {
         let server = boot(&yaml).await.expect("server must start");
         let base_url = format!("http://{}", server.client_address().expect("client listener"));
         Self { base_url, server: Some(server), database, dir, yaml }
+    }
+
+    /// `url` as seen from outside (at `public_baseurl`, `http://localhost/`,
+    /// as behind a reverse proxy) mapped onto this server's real address.
+    pub fn local_url(&self, url: &str) -> String {
+        match url.strip_prefix("http://localhost/") {
+            Some(rest) => format!("{}/{rest}", self.base_url),
+            None => url.to_owned(),
+        }
     }
 
     /// A client without a token.

@@ -8,13 +8,12 @@
 //! Its login form takes the user's attributes from the POST, so each test
 //! says who signs in: see [`SamlIdp::sign_in_fields`].
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use crate::interop::node_modules;
+use crate::peers::{free_port, wait_until_listening};
 
 /// The service provider entity id the IdP puts in its audience.
 pub const SP_ENTITY_ID: &str = "http://localhost/_synapse/client/saml2/metadata.xml";
@@ -59,7 +58,7 @@ impl SamlIdp {
         let dir = tempfile::tempdir().expect("tempdir for the IdP");
         let config = dir.path().join("idp-config.js");
         std::fs::write(&config, ATTRIBUTES).expect("write the IdP config");
-        let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port();
+        let port = free_port();
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
         let script = format!(
             "\"{node}\" \"{run}\" --host 127.0.0.1 --port {port} --acsUrl {ACS_URL} --audience {SP_ENTITY_ID} \
@@ -76,14 +75,7 @@ impl SamlIdp {
             .stdin(Stdio::piped())
             .spawn()
             .expect("start saml-idp");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(dir.path().join("idp.log")).unwrap_or_default();
-                panic!("saml-idp did not start on port {port}:\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_listening("saml-idp", port, &dir.path().join("idp.log"));
         SamlIdp { url: format!("http://127.0.0.1:{port}"), _dir: dir, _guard: Mutex::new(guard) }
     }
 

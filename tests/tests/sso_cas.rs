@@ -25,14 +25,6 @@ fn config(cas: &CasServer, extra: &str) -> String {
     )
 }
 
-/// Maps `public_baseurl` onto the test server.
-fn local(server: &TestServer, url: &str) -> String {
-    match url.strip_prefix("http://localhost/") {
-        Some(rest) => format!("{}/{rest}", server.base_url),
-        None => url.to_owned(),
-    }
-}
-
 /// Signs in at the CAS login form the browser was sent to; returns the
 /// service URL with the ticket that CAS redirects back to.
 async fn sign_in_at_cas(browser: &Browser, cas_login_url: &str, username: &str, password: &str) -> String {
@@ -56,7 +48,7 @@ async fn cas_round_trip(server: &TestServer, path: &str, username: &str, passwor
     assert_eq!(start.status, 302, "start: {}", start.body);
     let cas_login = start.location.expect("redirect to CAS");
     let callback = sign_in_at_cas(&browser, &cas_login, username, password).await;
-    (browser.get(&local(server, &callback)).await, callback)
+    (browser.get(&server.local_url(&callback)).await, callback)
 }
 
 fn login_path(redirect_url: &str) -> String {
@@ -168,7 +160,7 @@ async fn replayed_tickets_and_tickets_for_another_service_are_refused() {
     assert_eq!(first.status, 302);
 
     // The same ticket again: CAS says INVALID_TICKET, the user sees a page.
-    let replay = Browser::new().get(&local(&server, &callback)).await;
+    let replay = Browser::new().get(&server.local_url(&callback)).await;
     assert_eq!(replay.status, 401, "{}", replay.body);
     assert!(replay.body.contains("INVALID_TICKET"), "{}", replay.body);
     assert!(replay.location.is_none());
@@ -249,7 +241,7 @@ async fn sso_only_users_reauthenticate_at_cas_for_user_interactive_auth() {
     assert_eq!(start.status, 302);
     let callback = sign_in_at_cas(&browser, &start.location.unwrap(), "bob", "bobpass").await;
     assert!(callback.contains("session="), "{callback}");
-    let wrong = browser.get(&local(&server, &callback)).await;
+    let wrong = browser.get(&server.local_url(&callback)).await;
     assert_eq!(wrong.status, 403, "{}", wrong.body);
     assert_eq!(alice.delete(&delete_path, Some(&json!({"auth": {"session": session}}))).await.0, 401);
 
@@ -258,7 +250,7 @@ async fn sso_only_users_reauthenticate_at_cas_for_user_interactive_auth() {
     let page = browser.get(&fallback).await;
     let start = browser.get(&continue_link(&server, &page)).await;
     let callback = sign_in_at_cas(&browser, &start.location.unwrap(), "alice", "alicepass").await;
-    let done = browser.get(&local(&server, &callback)).await;
+    let done = browser.get(&server.local_url(&callback)).await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("authDone"), "the page tells the client: {}", done.body);
     let (status, body) = alice.delete(&delete_path, Some(&json!({"auth": {"session": session}}))).await;
@@ -269,7 +261,7 @@ async fn sso_only_users_reauthenticate_at_cas_for_user_interactive_auth() {
 /// The first button of a page, mapped onto the test server.
 fn continue_link(server: &TestServer, page: &Page) -> String {
     let at = page.body.find("href=\"").expect("a link on the page") + "href=\"".len();
-    local(server, &html_unescape(&page.body[at..at + page.body[at..].find('"').unwrap()]))
+    server.local_url(&html_unescape(&page.body[at..at + page.body[at..].find('"').unwrap()]))
 }
 
 #[tokio::test]
@@ -280,7 +272,7 @@ async fn new_users_can_pick_their_user_name() {
     let browser = Browser::new();
     let start = browser.get(&format!("{}{}", server.base_url, login_path(APP))).await;
     let callback = sign_in_at_cas(&browser, &start.location.unwrap(), "carol", "carolpass").await;
-    let back = browser.get(&local(&server, &callback)).await;
+    let back = browser.get(&server.local_url(&callback)).await;
     assert_eq!(back.status, 302, "{}", back.body);
     assert_eq!(back.location.as_deref(), Some("/_synapse/client/pick_username/account_details"));
     assert!(back.header("set-cookie").unwrap().contains("HttpOnly"));

@@ -58,13 +58,6 @@ mod reqwest {
     }
 }
 
-fn local(server: &TestServer, url: &str) -> String {
-    match url.strip_prefix("http://localhost/") {
-        Some(rest) => format!("{}/{rest}", server.base_url),
-        None => url.to_owned(),
-    }
-}
-
 /// What the IdP posts back: the SAMLResponse XML and the RelayState.
 struct Posted {
     xml: String,
@@ -98,7 +91,9 @@ async fn sign_in_at_idp(server: &TestServer, browser: &Browser, uid: &str, group
 /// Posts a (possibly altered) response to Trellis's ACS.
 async fn post_to_acs(server: &TestServer, xml: &str, relay_state: &str) -> Page {
     let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
-    Browser::new().post_form(&local(server, ACS_URL), &[("SAMLResponse", &encoded), ("RelayState", relay_state)]).await
+    Browser::new()
+        .post_form(&server.local_url(ACS_URL), &[("SAMLResponse", &encoded), ("RelayState", relay_state)])
+        .await
 }
 
 async fn exchange(server: &TestServer, token: &str) -> (u16, Value) {
@@ -140,7 +135,7 @@ async fn saml_login_end_to_end() {
     );
     assert!(metadata.body.contains(ACS_URL));
     // A GET on the ACS is an error page, not a crash.
-    let get = Browser::new().get(&local(&server, ACS_URL)).await;
+    let get = Browser::new().get(&server.local_url(ACS_URL)).await;
     assert_eq!(get.status, 405, "{}", get.body);
 
     let browser = Browser::new();

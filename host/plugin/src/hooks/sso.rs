@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::call_role;
 use crate::bindings::sso_v0_1::exports::trellis::sso::provider as wit;
-use crate::bindings::v0_1::trellis::plugin::types::{Request, Response};
 use crate::fault::Fault;
 use crate::host_api::{IdentityProvider, PluginRequest, PluginResponse, SsoFailure, SsoIdentity, SsoOutcome};
+use crate::imports::{request_to_wit, response_from_wit};
 use crate::loaded::{Callback, LoadedPlugin};
 use crate::manager::PluginManager;
 
@@ -25,10 +25,6 @@ fn from_wit_idp(idp: wit::Idp) -> IdentityProvider {
         brand: idp.brand,
         callback_paths: idp.callback_paths,
     }
-}
-
-fn from_wit_response(response: Response) -> PluginResponse {
-    PluginResponse { status: response.status, headers: response.headers, body: response.body }
 }
 
 fn from_wit_failure(failure: wit::Failure) -> SsoFailure {
@@ -99,7 +95,7 @@ impl PluginManager {
         let answer = call_role!(plugin, Callback::SsoStart, sso_provider, |guest, store| guest
             .call_start(store, idp, state, base_url))?;
         Ok(match answer {
-            Some(Ok(response)) => Ok(from_wit_response(response)),
+            Some(Ok(response)) => Ok(response_from_wit(response)),
             Some(Err(failure)) => Err(from_wit_failure(failure)),
             None => Err(SsoFailure { status: 404, message: format!("Unknown identity provider {idp}") }),
         })
@@ -113,15 +109,7 @@ impl PluginManager {
         request: PluginRequest,
         base_url: &str,
     ) -> Result<SsoOutcome, Fault> {
-        let request = Request {
-            method: request.method,
-            path: request.path,
-            query: request.query,
-            headers: request.headers,
-            body: request.body,
-            user_id: request.user_id,
-            device_id: request.device_id,
-        };
+        let request = request_to_wit(request);
         let answer = call_role!(plugin, Callback::SsoFinish, sso_provider, |guest, store| guest
             .call_finish(store, idp, &request, base_url))?;
         Ok(match answer {
@@ -137,7 +125,7 @@ impl PluginManager {
                 state: signed_in.state,
             },
             Some(wit::Outcome::Failure(failure)) => SsoOutcome::Failure(from_wit_failure(failure)),
-            Some(wit::Outcome::Respond(response)) => SsoOutcome::Respond(from_wit_response(response)),
+            Some(wit::Outcome::Respond(response)) => SsoOutcome::Respond(response_from_wit(response)),
             None => {
                 SsoOutcome::Failure(SsoFailure { status: 404, message: format!("Unknown identity provider {idp}") })
             }

@@ -1,7 +1,7 @@
 //! Conversions between the generated 0.1 types and the host's own.
 
 use crate::bindings::v0_1::trellis::plugin::types as wit;
-use crate::host_api::{MatrixError, PluginEvent};
+use crate::host_api::{MatrixError, PluginEvent, PluginRequest, PluginResponse};
 
 /// Host event to WIT event.
 pub fn event_to_wit(event: &PluginEvent) -> wit::Event {
@@ -32,4 +32,22 @@ pub fn matrix_error_from_wit(error: wit::MatrixError) -> MatrixError {
         "M_FORBIDDEN".to_owned()
     };
     MatrixError { status, errcode, message: error.message }
+}
+
+/// Host request to WIT request (plugin routes, SSO callbacks).
+pub fn request_to_wit(request: PluginRequest) -> wit::Request {
+    wit::Request {
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: request.headers,
+        body: request.body,
+        user_id: request.user_id,
+        device_id: request.device_id,
+    }
+}
+
+/// WIT response to host response.
+pub fn response_from_wit(response: wit::Response) -> PluginResponse {
+    PluginResponse { status: response.status, headers: response.headers, body: response.body }
 }

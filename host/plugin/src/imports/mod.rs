@@ -19,7 +19,7 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::bindings::v0_1;
 use crate::state::StoreState;
 
-pub use convert::{event_to_wit, matrix_error_from_wit};
+pub use convert::{event_to_wit, matrix_error_from_wit, request_to_wit, response_from_wit};
 pub use timers::now_ms;
 
 impl v0_1::trellis::plugin::types::Host for StoreState {}
