@@ -129,8 +129,9 @@ impl ErrCode {
     }
 }
 
-/// An error on its way to becoming an HTTP response.
-#[derive(Debug)]
+/// An error on its way to becoming an HTTP response. `Clone` so that one
+/// failure can answer every request of a batch written together.
+#[derive(Debug, Clone)]
 pub enum Error {
     /// A Matrix error the client should see.
     Matrix {

@@ -1,45 +1,27 @@
 //! The `events` table and the DAG around it: edges, auth edges, forward
-//! extremities, transaction ids, and the per-user membership index.
+//! extremities, transaction ids, and the per-user membership index. New
+//! events are written by [`crate::persist`].
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Connection, Storage, StorageResult, next_stream_position, now_ms, state};
+use crate::{Connection, Storage, StorageResult, next_stream_position, now_ms};
 
-/// Stream name for event positions.
-pub const STREAM: &str = "events";
+pub use crate::persist::{PersistEvent, STREAM};
 
-/// What is written for one new, fully-known event.
-#[derive(Debug, Clone)]
-pub struct PersistEvent<'a> {
-    /// Event id.
-    pub event_id: &'a str,
-    /// Room.
-    pub room_id: &'a str,
-    /// Type.
-    pub event_type: &'a str,
-    /// State key, for state events.
-    pub state_key: Option<&'a str>,
+/// An event a client transaction produced earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnEvent {
     /// Sender.
-    pub sender: &'a str,
-    /// Topological depth.
-    pub depth: i64,
-    /// Timestamp.
-    pub origin_server_ts: i64,
-    /// Canonical JSON of the PDU.
-    pub json: &'a str,
-    /// Prev events (DAG edges).
-    pub prev_events: &'a [String],
-    /// Auth events.
-    pub auth_events: &'a [String],
-    /// State group of the state after this event.
-    pub state_group: i64,
-    /// For member events: the target's new membership.
-    pub membership: Option<&'a str>,
-    /// `m.relates_to.event_id` and `rel_type`, if any.
-    pub relation: Option<(&'a str, &'a str)>,
-    /// The client transaction that sent it: (user, device, txn id).
-    pub txn: Option<(&'a str, &'a str, &'a str)>,
+    pub user_id: String,
+    /// Sending device.
+    pub device_id: String,
+    /// The client's transaction id.
+    pub txn_id: String,
+    /// The event.
+    pub event_id: String,
+    /// Its stream position.
+    pub stream_ordering: i64,
 }
 
 /// A stored event.
@@ -86,101 +68,6 @@ fn from_row(row: &AnyRow) -> StorageResult<EventRow> {
         json: row.try_get(9)?,
         redacted_by: row.try_get(10)?,
     })
-}
-
-/// Writes a new event with everything that hangs off it, and returns its
-/// stream position. Call inside the transaction that also wrote its state
-/// group, so that either all of it exists or none of it does.
-pub async fn persist(conn: &mut Connection, event: &PersistEvent<'_>) -> StorageResult<i64> {
-    let stream = next_stream_position(&mut *conn, STREAM).await?;
-    sqlx::query(
-        "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
-         origin_server_ts, state_group, json, relates_to, rel_type) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(stream)
-    .bind(event.event_id)
-    .bind(event.room_id)
-    .bind(event.event_type)
-    .bind(event.state_key)
-    .bind(event.sender)
-    .bind(event.depth)
-    .bind(event.origin_server_ts)
-    .bind(event.state_group)
-    .bind(event.json)
-    .bind(event.relation.map(|r| r.0))
-    .bind(event.relation.map(|r| r.1))
-    .execute(&mut *conn)
-    .await?;
-    // One statement per table rather than per row: on SQLite every
-    // statement is a round trip to the connection's worker thread.
-    if !event.prev_events.is_empty() {
-        let sql = format!(
-            "INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES {}",
-            crate::sql::value_rows(event.prev_events.len(), &["$1", "?", "$2"], 3)
-        );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event.event_id).bind(event.room_id);
-        for prev in event.prev_events {
-            insert = insert.bind(prev);
-        }
-        insert.execute(&mut *conn).await?;
-        let sql = format!(
-            "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id IN ({})",
-            crate::sql::placeholders(event.prev_events.len(), 2)
-        );
-        let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event.room_id);
-        for prev in event.prev_events {
-            delete = delete.bind(prev);
-        }
-        delete.execute(&mut *conn).await?;
-    }
-    if !event.auth_events.is_empty() {
-        let sql = format!(
-            "INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES {}",
-            crate::sql::value_rows(event.auth_events.len(), &["$1", "?"], 2)
-        );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event.event_id);
-        for auth in event.auth_events {
-            insert = insert.bind(auth);
-        }
-        insert.execute(&mut *conn).await?;
-    }
-    sqlx::query("INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)")
-        .bind(event.room_id)
-        .bind(event.event_id)
-        .execute(&mut *conn)
-        .await?;
-    if let Some(state_key) = event.state_key {
-        state::set_current(&mut *conn, event.room_id, event.event_type, state_key, event.event_id).await?;
-        if let Some(membership) = event.membership {
-            sqlx::query(
-                "INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, user_id) DO UPDATE SET \
-                 membership = excluded.membership, event_id = excluded.event_id, \
-                 stream_ordering = excluded.stream_ordering, forgotten = 0",
-            )
-            .bind(event.room_id)
-            .bind(state_key)
-            .bind(membership)
-            .bind(event.event_id)
-            .bind(stream)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    if let Some((user, device, txn)) = event.txn {
-        sqlx::query(
-            "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(user)
-        .bind(device)
-        .bind(txn)
-        .bind(event.event_id)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(stream)
 }
 
 /// Replaces an event's JSON with its redacted form.
@@ -346,6 +233,44 @@ impl Storage {
         .bind(txn_id)
         .fetch_optional(&self.read)
         .await?)
+    }
+
+    /// Of these client transactions `(user, device, txn id)`, those sent
+    /// before, with the event and stream position each produced. One
+    /// statement for a whole batch of sends.
+    pub async fn txn_events(&self, txns: &[(&str, &str, &str)]) -> StorageResult<Vec<TxnEvent>> {
+        let mut found = Vec::new();
+        for chunk in txns.chunks(500) {
+            let conditions = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(t.user_id = ${} AND t.device_id = ${} AND t.txn_id = ${})",
+                        3 * i + 1,
+                        3 * i + 2,
+                        3 * i + 3
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!(
+                "SELECT t.user_id, t.device_id, t.txn_id, t.event_id, e.stream_ordering FROM event_txn_ids t \
+                 JOIN events e ON e.event_id = t.event_id WHERE {conditions}"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (user, device, txn) in chunk {
+                query = query.bind(*user).bind(*device).bind(*txn);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                found.push(TxnEvent {
+                    user_id: row.try_get(0)?,
+                    device_id: row.try_get(1)?,
+                    txn_id: row.try_get(2)?,
+                    event_id: row.try_get(3)?,
+                    stream_ordering: row.try_get(4)?,
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// Every room membership of a user.

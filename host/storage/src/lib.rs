@@ -17,6 +17,7 @@ pub mod events;
 pub mod external_ids;
 pub mod filters;
 pub mod login_tokens;
+pub mod persist;
 pub mod plugins;
 pub mod profiles;
 pub mod push;

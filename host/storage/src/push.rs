@@ -55,22 +55,37 @@ pub struct UnreadSums {
     pub last_counted: i64,
 }
 
-/// Records several users' push decisions for one event in one statement.
-pub async fn insert_actions(
-    conn: &mut Connection,
-    room_id: &str,
-    event_id: &str,
-    stream_ordering: i64,
-    actions: &[(&str, bool, bool)],
-) -> StorageResult<()> {
-    for chunk in actions.chunks(100) {
+/// One user's push decision for one new event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushAction<'a> {
+    /// The event.
+    pub event_id: &'a str,
+    /// Its stream position.
+    pub stream_ordering: i64,
+    /// The user it notifies.
+    pub user_id: &'a str,
+    /// Whether it counts as a notification.
+    pub notify: bool,
+    /// Whether it highlights.
+    pub highlight: bool,
+}
+
+/// Records the push decisions for new events of one room, with one
+/// statement per thousand decisions.
+pub async fn insert_actions(conn: &mut Connection, room_id: &str, actions: &[PushAction<'_>]) -> StorageResult<()> {
+    for chunk in actions.chunks(1_000) {
         let sql = format!(
             "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["$1", "$2", "$3", "?", "?", "?"], 4)
+            crate::sql::value_rows(chunk.len(), &["$1", "?", "?", "?", "?", "?"], 2)
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(event_id).bind(stream_ordering);
-        for (user_id, notify, highlight) in chunk {
-            insert = insert.bind(*user_id).bind(i64::from(*notify)).bind(i64::from(*highlight));
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id);
+        for action in chunk {
+            insert = insert
+                .bind(action.event_id)
+                .bind(action.stream_ordering)
+                .bind(action.user_id)
+                .bind(i64::from(action.notify))
+                .bind(i64::from(action.highlight));
         }
         insert.execute(&mut *conn).await?;
     }

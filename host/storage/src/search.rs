@@ -39,41 +39,69 @@ fn is_postgres(conn: &Connection) -> bool {
     conn.backend_name() == "PostgreSQL"
 }
 
-/// Adds an event to the search index (called with the event's transaction).
-pub async fn index_event(conn: &mut Connection, event: &SearchEntry<'_>) -> StorageResult<()> {
+/// Adds new events to the search index (called with their transaction):
+/// two statements on SQLite (the rows, then their FTS5 text under the
+/// same rowids) and one on PostgreSQL, however many events there are.
+pub async fn index_events(conn: &mut Connection, entries: &[SearchEntry<'_>]) -> StorageResult<()> {
     // PostgreSQL text cannot hold NUL; a body with one must not fail the
     // event's whole transaction.
-    let value = event.value.replace('\0', " ");
+    let values: Vec<String> = entries.iter().map(|e| e.value.replace('\0', " ")).collect();
     let postgres = is_postgres(conn);
-    // PostgreSQL keeps the text's tsvector in the row; SQLite keeps the
-    // text in the FTS5 table, under the same rowid, written below.
-    let sql = if postgres {
-        "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts, vector) \
-         VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('english', $7)) ON CONFLICT DO NOTHING"
-    } else {
-        "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
-    };
-    let mut insert = sqlx::query(sql)
-        .bind(event.stream_ordering)
-        .bind(event.event_id)
-        .bind(event.room_id)
-        .bind(event.sender)
-        .bind(event.key)
-        .bind(event.origin_server_ts);
-    if postgres {
-        insert = insert.bind(value.clone());
-    }
-    let done = insert.execute(&mut *conn).await?;
-    if postgres {
-        return Ok(());
-    }
-    if done.rows_affected() == 1 {
-        sqlx::query("INSERT INTO event_search_fts (rowid, value) VALUES ($1, $2)")
-            .bind(event.stream_ordering)
-            .bind(&value)
-            .execute(&mut *conn)
-            .await?;
+    for (chunk, texts) in entries.chunks(500).zip(values.chunks(500)) {
+        // PostgreSQL keeps the text's tsvector in the row; SQLite keeps
+        // the text in the FTS5 table, under the same rowid, written below.
+        let sql = if postgres {
+            format!(
+                "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
+                 origin_server_ts, vector) VALUES {} ON CONFLICT DO NOTHING",
+                crate::sql::value_rows(chunk.len(), &["?", "?", "?", "?", "?", "?", "to_tsvector('english', ?)"], 1)
+            )
+        } else {
+            format!(
+                "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
+                 origin_server_ts) VALUES {} ON CONFLICT DO NOTHING RETURNING stream_ordering",
+                crate::sql::value_rows(chunk.len(), &["?"; 6], 1)
+            )
+        };
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (entry, text) in chunk.iter().zip(texts) {
+            insert = insert
+                .bind(entry.stream_ordering)
+                .bind(entry.event_id)
+                .bind(entry.room_id)
+                .bind(entry.sender)
+                .bind(entry.key)
+                .bind(entry.origin_server_ts);
+            if postgres {
+                insert = insert.bind(text.as_str());
+            }
+        }
+        if postgres {
+            insert.execute(&mut *conn).await?;
+            continue;
+        }
+        // Only rows that were new get their text (an event indexed twice
+        // keeps its first entry).
+        let inserted: std::collections::HashSet<i64> =
+            insert.fetch_all(&mut *conn).await?.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
+        let fresh: Vec<(i64, &str)> = chunk
+            .iter()
+            .zip(texts)
+            .filter(|(entry, _)| inserted.contains(&entry.stream_ordering))
+            .map(|(entry, text)| (entry.stream_ordering, text.as_str()))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "INSERT INTO event_search_fts (rowid, value) VALUES {}",
+            crate::sql::value_rows(fresh.len(), &["?", "?"], 1)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (rowid, text) in fresh {
+            insert = insert.bind(rowid).bind(text);
+        }
+        insert.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -14,7 +14,6 @@ pub mod search;
 pub mod users;
 
 use serde_json::{Map, Value, json};
-use trellis_storage::Connection;
 
 use crate::error::Result;
 use crate::service::Services;
@@ -160,39 +159,6 @@ impl RoomSummary {
 }
 
 impl Services {
-    /// Indexes a new event for full-text search, inside its transaction.
-    pub(crate) async fn index_for_search(
-        &self,
-        conn: &mut Connection,
-        event: &trellis_storage::events::PersistEvent<'_>,
-        content: &Value,
-        stream_ordering: i64,
-    ) -> Result<()> {
-        let is_state = event.state_key.is_some();
-        let (key, value) = match event.event_type {
-            "m.room.message" if !is_state => {
-                ("content.body", content.get("body").and_then(Value::as_str).map(str::to_owned))
-            }
-            "m.room.name" if event.state_key == Some("") => {
-                ("content.name", content.get("name").and_then(Value::as_str).map(str::to_owned))
-            }
-            "m.room.topic" if event.state_key == Some("") => ("content.topic", topic_index_text(content)),
-            _ => return Ok(()),
-        };
-        let Some(value) = value.filter(|v| !v.trim().is_empty()) else { return Ok(()) };
-        let entry = trellis_storage::search::SearchEntry {
-            event_id: event.event_id,
-            room_id: event.room_id,
-            sender: event.sender,
-            key,
-            value: &value,
-            stream_ordering,
-            origin_server_ts: event.origin_server_ts,
-        };
-        trellis_storage::search::index_event(conn, &entry).await?;
-        Ok(())
-    }
-
     /// Whether a user (or, with `None`, anyone) may see a room's summary:
     /// the rules of the space hierarchy (client-server spec) that room
     /// summaries share. Anyone may preview rooms with a `public`, `knock`
@@ -221,6 +187,28 @@ impl Services {
         }
         Ok(false)
     }
+}
+
+/// What the search index keeps of a new event: the key (`content.body`,
+/// `content.name` or `content.topic`) and its text, for the event types
+/// the spec's `/search` looks into; `None` for the others and for blank
+/// text.
+pub(crate) fn search_text(
+    event_type: &str,
+    state_key: Option<&str>,
+    content: &Value,
+) -> Option<(&'static str, String)> {
+    let (key, value) = match event_type {
+        "m.room.message" if state_key.is_none() => {
+            ("content.body", content.get("body").and_then(Value::as_str).map(str::to_owned))
+        }
+        "m.room.name" if state_key == Some("") => {
+            ("content.name", content.get("name").and_then(Value::as_str).map(str::to_owned))
+        }
+        "m.room.topic" if state_key == Some("") => ("content.topic", topic_index_text(content)),
+        _ => return None,
+    };
+    value.filter(|v| !v.trim().is_empty()).map(|v| (key, v))
 }
 
 /// The text of an `m.room.topic` event to index: `topic` and, when it

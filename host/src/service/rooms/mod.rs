@@ -4,13 +4,17 @@
 //! All writes to a room go through [`writer`], which holds the room's lock
 //! (one writer per room, so the DAG stays linear for local events), keeps
 //! the room's current state in memory for the auth checks, and persists
-//! each event with its state group in one transaction.
+//! each event with its state group in one transaction; [`prepare`] builds
+//! and authorises the events, and [`group_commit`] writes message events
+//! that arrive together in one transaction.
 
 pub mod aliases;
 pub mod context;
 pub mod create;
+pub mod group_commit;
 pub mod membership;
 pub mod power_levels;
+pub mod prepare;
 pub mod read;
 pub mod relations;
 pub mod send;
@@ -36,6 +40,10 @@ pub struct Rooms {
     pub key: ServerKey,
     /// One lock (and cached state) per room.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<RoomState>>>>>,
+    /// Message events waiting to be written, per room (see [`group_commit`]).
+    queues: Mutex<HashMap<String, Arc<group_commit::SendQueue>>>,
+    /// How many batches and events the group commit wrote.
+    pub group_commit: group_commit::GroupCommitStats,
     /// The newest persisted stream position; `/sync` waits on changes.
     pub notifier: watch::Sender<i64>,
     /// History-visibility facts per (state group, user): the visibility
@@ -73,6 +81,8 @@ impl Rooms {
         Self {
             key,
             locks: Mutex::new(HashMap::new()),
+            queues: Mutex::default(),
+            group_commit: group_commit::GroupCommitStats::default(),
             notifier: watch::channel(positions.events).0,
             visibility: Mutex::new(HashMap::new()),
             known: Mutex::default(),
@@ -87,6 +97,12 @@ impl Rooms {
     pub(crate) fn lock_of(&self, room_id: &str) -> Arc<tokio::sync::Mutex<Option<RoomState>>> {
         let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         locks.entry(room_id.to_owned()).or_default().clone()
+    }
+
+    /// The send queue of a room (created on first use).
+    pub(crate) fn queue_of(&self, room_id: &str) -> Arc<group_commit::SendQueue> {
+        let mut queues = self.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.entry(room_id.to_owned()).or_default().clone()
     }
 
     /// Whether the room is known to exist.

@@ -11,19 +11,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ruma::events::StateEventType;
 use serde_json::Value;
-use trellis_events::{EventRef, NewEvent, Pdu, PduJson, RoomVersion, auth_event_types, authorize, build_pdu};
-use trellis_storage::events::{self, PersistEvent};
-use trellis_storage::{now_ms, state};
+use trellis_events::{Pdu, PduJson, RoomVersion};
+use trellis_storage::events;
+use trellis_storage::persist::{self, PersistEvent};
+use trellis_storage::push::PushAction;
+use trellis_storage::search::SearchEntry;
+use trellis_storage::state;
 
-use crate::error::{ErrCode, Error, Result};
+use super::prepare::Prepared;
+use crate::error::{Error, Result};
 use crate::service::Services;
+use crate::service::discovery::search_text;
 
 /// Longest chain of state-group deltas before a new snapshot is written.
 const MAX_STATE_CHAIN: i64 = 50;
-/// Most prev_events a new event references.
-const MAX_PREV_EVENTS: usize = 10;
 
 /// A state event in the cache: parsed for the auth rules, JSON for reads.
 #[derive(Debug, Clone)]
@@ -131,7 +133,7 @@ impl RoomState {
 
 impl Services {
     /// Loads a room's state from the database.
-    async fn load_room_state(&self, room_id: &str) -> Result<RoomState> {
+    pub(crate) async fn load_room_state(&self, room_id: &str) -> Result<RoomState> {
         let room = self.storage.room(room_id).await?.ok_or_else(|| Error::not_found("Unknown room"))?;
         let version = RoomVersion::new(&room.room_version)
             .ok_or_else(|| Error::internal(format!("room {room_id} has unknown version {}", room.room_version)))?;
@@ -172,6 +174,9 @@ impl Services {
     /// Sends an event into an existing room on its own task.
     pub async fn send_local_event(self: &Arc<Self>, room_id: &str, mut event: LocalEvent) -> Result<Persisted> {
         self.check_local_event(room_id, &mut event).await?;
+        if event.joins_batches() {
+            return self.send_batched(room_id, event).await;
+        }
         let this = self.clone();
         let room_id = room_id.to_owned();
         self.finish_write(async move {
@@ -190,166 +195,148 @@ impl Services {
     /// updates `state`. The caller holds the room lock.
     pub(crate) async fn persist_with_state(&self, state: &mut RoomState, event: LocalEvent) -> Result<Persisted> {
         if let Some((device, txn)) = &event.txn
-            && let Some(event_id) = self.storage.txn_event(&event.sender, device, txn).await?
+            && let Some(earlier) =
+                self.storage.txn_events(&[(event.sender.as_str(), device.as_str(), txn.as_str())]).await?.pop()
         {
-            let row = self.storage.event(&event_id).await?.ok_or_else(|| Error::internal("txn event missing"))?;
-            return Ok(Persisted { event_id, stream_ordering: row.stream_ordering });
+            return Ok(Persisted { event_id: earlier.event_id, stream_ordering: earlier.stream_ordering });
         }
-        let version = state.version.clone();
-        let auth_types =
-            auth_event_types(&version, &event.event_type, &event.sender, event.state_key.as_deref(), &event.content)
-                .map_err(|e| Error::bad_json(e.0))?;
-        let needs_hashes = version.rules.event_format.require_event_id;
-        let reference = |id: &str, json: &PduJson| EventRef {
-            event_id: id.to_owned(),
-            reference_hash: needs_hashes.then(|| trellis_events::pdu_reference_hash(&version, json).ok()).flatten(),
-        };
-        let auth_events: Vec<EventRef> = auth_types
-            .iter()
-            .filter_map(|(t, k)| state.current.get(&(t.to_string(), k.clone())))
-            .map(|e| reference(e.pdu.event_id.as_str(), &e.json))
-            .collect();
-        let mut prev_events = Vec::new();
-        for (id, _) in state.extremities.iter().take(MAX_PREV_EVENTS) {
-            let hash = if needs_hashes {
-                let row = self.storage.event(id).await?.ok_or_else(|| Error::internal("extremity missing"))?;
-                let json: PduJson = serde_json::from_str(&row.json).map_err(Error::internal)?;
-                trellis_events::pdu_reference_hash(&version, &json).ok()
-            } else {
-                None
-            };
-            prev_events.push(EventRef { event_id: id.clone(), reference_hash: hash });
-        }
-        let depth = state.extremities.iter().map(|(_, d)| *d).max().unwrap_or(0) + 1;
-        let room_id_field = if event.event_type == "m.room.create" && version.room_id_from_create_event() {
-            None
-        } else {
-            Some(state.room_id.clone())
-        };
-        let new = NewEvent {
-            room_id: room_id_field,
-            sender: event.sender.clone(),
-            event_type: event.event_type.clone(),
-            state_key: event.state_key.clone(),
-            content: event.content.clone(),
-            redacts: event.redacts.clone(),
-            prev_events,
-            auth_events,
-            depth: u64::try_from(depth).unwrap_or(1),
-            origin_server_ts: u64::try_from(now_ms()).unwrap_or(0),
-        };
-        let (event_id, json) = build_pdu(&version, &new, self.server_name(), &self.rooms.key).map_err(|e| match e {
-            trellis_events::PduError::TooLarge => Error::new(ErrCode::TooLarge, "Event is too large"),
-            trellis_events::PduError::Invalid(why) => Error::bad_json(why),
-        })?;
-        let pdu = Pdu::from_json(event_id.as_str(), &json).map_err(Error::internal)?;
-        if event.event_type == "m.room.create" && version.room_id_from_create_event() {
+        let prepared = self.prepare_event(state, &state.extremities, event).await?;
+        if prepared.event.event_type == "m.room.create" && state.version.room_id_from_create_event() {
             // Room version 12: the create event's id names the room.
-            state.room_id = format!("!{}", event_id.localpart());
+            state.room_id = format!("!{}", prepared.event_id.trim_start_matches('$'));
         }
-        let by_id: HashMap<&str, &StateEntry> = state.current.values().map(|e| (e.pdu.event_id.as_str(), e)).collect();
-        authorize(
-            &version,
-            &pdu,
-            |id| by_id.get(id.as_str()).map(|e| e.pdu.clone()),
-            |t: &StateEventType, k| state.current.get(&(t.to_string(), k.to_owned())).map(|e| e.pdu.clone()),
-        )
-        .map_err(|e| Error::forbidden(e.0))?;
+        self.store_prepared(state, vec![prepared]).await?.pop().ok_or_else(|| Error::internal("event not stored"))
+    }
 
-        let json_text = serde_json::to_string(&json).map_err(Error::internal)?;
-        let event_id = event_id.to_string();
-        let client_view = trellis_events::client_event(&event_id, &json, None);
-        let push_actions = self.push_actions_for(state, &event.sender, &client_view).await?;
+    /// Writes prepared events (built on top of each other, in order) in
+    /// one transaction, then brings `state` up to date, wakes `/sync` and
+    /// tells plugins. A state event is written alone: its state group is
+    /// made here against the state it was authorised with. The caller
+    /// holds the room lock.
+    pub(crate) async fn store_prepared(&self, state: &mut RoomState, batch: Vec<Prepared>) -> Result<Vec<Persisted>> {
+        let Some(last) = batch.last() else { return Ok(Vec::new()) };
+        let has_state = batch.iter().any(|p| p.event.state_key.is_some());
+        if has_state && batch.len() > 1 {
+            return Err(Error::internal("a state event must be written on its own"));
+        }
+        let tip = (last.event_id.clone(), last.depth);
         let mut tx = self.storage.begin().await?;
-        let (state_group, chain_length) = match &event.state_key {
-            Some(key) => {
-                let (prev, chain, entries) = match state.state_group {
-                    Some(group) if state.chain_length < MAX_STATE_CHAIN => (
-                        Some(group),
-                        state.chain_length + 1,
-                        vec![(event.event_type.clone(), key.clone(), event_id.clone())],
-                    ),
-                    _ => {
-                        let mut all: Vec<(String, String, String)> = state
-                            .current
-                            .iter()
-                            .filter(|((t, k), _)| !(t == &event.event_type && k == key))
-                            .map(|((t, k), e)| (t.clone(), k.clone(), e.pdu.event_id.to_string()))
-                            .collect();
-                        all.push((event.event_type.clone(), key.clone(), event_id.clone()));
-                        (None, 0, all)
-                    }
-                };
-                let borrowed: Vec<(&str, &str, &str)> =
-                    entries.iter().map(|(t, k, e)| (t.as_str(), k.as_str(), e.as_str())).collect();
-                let group = state::insert_group(&mut tx, &state.room_id, prev, chain, &borrowed).await?;
-                (group, chain)
+        let (state_group, chain_length) = match (&last.event.state_key, state.state_group) {
+            (Some(key), _) => {
+                self.insert_state_group(&mut tx, state, &last.event.event_type, key, &last.event_id).await?
             }
-            None => match state.state_group {
-                Some(group) => (group, state.chain_length),
-                None => return Err(Error::internal("non-state event in a room without state")),
-            },
+            (None, Some(group)) => (group, state.chain_length),
+            (None, None) => return Err(Error::internal("non-state event in a room without state")),
         };
-        if event.event_type == "m.room.create" {
-            trellis_storage::rooms::insert(&mut tx, &state.room_id, version.id.as_str(), &event.sender).await?;
+        if last.event.event_type == "m.room.create" {
+            trellis_storage::rooms::insert(&mut tx, &state.room_id, state.version.id.as_str(), &last.event.sender)
+                .await?;
         }
-        let membership = (event.event_type == "m.room.member")
-            .then(|| event.content.get("membership").and_then(Value::as_str))
-            .flatten();
-        let relation = event
-            .content
-            .get("m.relates_to")
-            .and_then(|r| Some((r.get("event_id")?.as_str()?, r.get("rel_type")?.as_str()?)));
-        let prev_ids: Vec<String> = pdu.prev_events.iter().map(ToString::to_string).collect();
-        let auth_ids: Vec<String> = pdu.auth_events.iter().map(ToString::to_string).collect();
-        let persist = PersistEvent {
-            event_id: &event_id,
-            room_id: &state.room_id,
-            event_type: &event.event_type,
-            state_key: event.state_key.as_deref(),
-            sender: &event.sender,
-            depth,
-            origin_server_ts: i64::try_from(new.origin_server_ts).unwrap_or(i64::MAX),
-            json: &json_text,
-            prev_events: &prev_ids,
-            auth_events: &auth_ids,
-            state_group,
-            membership,
-            relation,
-            txn: event.txn.as_ref().map(|(d, t)| (event.sender.as_str(), d.as_str(), t.as_str())),
-        };
-        let stream_ordering = events::persist(&mut tx, &persist).await?;
-        self.index_for_search(&mut tx, &persist, &event.content, stream_ordering).await?;
-        let decided: Vec<(&str, bool, bool)> =
-            push_actions.iter().map(|a| (a.user_id.as_str(), a.notify, a.highlight)).collect();
-        trellis_storage::push::insert_actions(&mut tx, &state.room_id, &event_id, stream_ordering, &decided).await?;
-        let mut redacted_state = None;
-        if event.event_type == "m.room.redaction"
-            && let Some(target) = pdu.redacts.as_ref()
-        {
-            redacted_state =
-                self.apply_redaction(&mut tx, &version, &state.room_id, target.as_str(), &event_id).await?;
+        let rows: Vec<PersistEvent<'_>> = batch.iter().map(|p| p.row(&state.room_id, state_group)).collect();
+        let positions = persist::persist_all(&mut tx, &rows).await?;
+        let texts: Vec<Option<(&str, String)>> = batch
+            .iter()
+            .map(|p| search_text(&p.event.event_type, p.event.state_key.as_deref(), &p.event.content))
+            .collect();
+        let entries: Vec<SearchEntry<'_>> = rows
+            .iter()
+            .zip(&positions)
+            .zip(&texts)
+            .filter_map(|((row, position), text)| {
+                let (key, value) = text.as_ref()?;
+                Some(SearchEntry {
+                    event_id: row.event_id,
+                    room_id: row.room_id,
+                    sender: row.sender,
+                    key,
+                    value,
+                    stream_ordering: *position,
+                    origin_server_ts: row.origin_server_ts,
+                })
+            })
+            .collect();
+        trellis_storage::search::index_events(&mut tx, &entries).await?;
+        let actions: Vec<PushAction<'_>> = batch
+            .iter()
+            .zip(&positions)
+            .flat_map(|(p, position)| {
+                p.push_actions.iter().map(move |a| PushAction {
+                    event_id: &p.event_id,
+                    stream_ordering: *position,
+                    user_id: &a.user_id,
+                    notify: a.notify,
+                    highlight: a.highlight,
+                })
+            })
+            .collect();
+        trellis_storage::push::insert_actions(&mut tx, &state.room_id, &actions).await?;
+        let mut redacted_states = Vec::new();
+        for prepared in &batch {
+            if prepared.event.event_type == "m.room.redaction"
+                && let Some(target) = prepared.pdu.redacts.as_ref()
+                && let Some(redacted) = self
+                    .apply_redaction(&mut tx, &state.version, &state.room_id, target.as_str(), &prepared.event_id)
+                    .await?
+            {
+                redacted_states.push(redacted);
+            }
         }
+        drop(rows);
         tx.commit().await.map_err(Error::internal)?;
 
         // A redacted state event must look redacted to the auth rules too.
-        if let Some((target, redacted)) = redacted_state
-            && let Some(entry) = state.current.values_mut().find(|e| e.pdu.event_id.as_str() == target)
-        {
-            entry.pdu = Pdu::from_json(&target, &redacted).map_err(Error::internal)?;
-            entry.json = Arc::new(redacted);
+        for (target, redacted) in redacted_states {
+            if let Some(entry) = state.current.values_mut().find(|e| e.pdu.event_id.as_str() == target) {
+                entry.pdu = Pdu::from_json(&target, &redacted).map_err(Error::internal)?;
+                entry.json = Arc::new(redacted);
+            }
         }
+        state.extremities = vec![tip];
+        let newest = positions.iter().copied().max().unwrap_or_default();
+        self.rooms.set_last_event(&state.room_id, newest);
+        self.rooms.notify(newest);
+        let mut persisted = Vec::with_capacity(batch.len());
+        for (prepared, stream_ordering) in batch.into_iter().zip(positions) {
+            self.announce_event(&prepared.event_id, &state.room_id, &prepared.client_view);
+            if let Some(key) = prepared.event.state_key {
+                let entry = StateEntry { pdu: prepared.pdu, json: Arc::new(prepared.json) };
+                state.current.insert((prepared.event.event_type, key), entry);
+                state.state_group = Some(state_group);
+                state.chain_length = chain_length;
+            }
+            persisted.push(Persisted { event_id: prepared.event_id, stream_ordering });
+        }
+        Ok(persisted)
+    }
 
-        if let Some(key) = &event.state_key {
-            state.current.insert((event.event_type.clone(), key.clone()), StateEntry { pdu, json: Arc::new(json) });
-            state.state_group = Some(state_group);
-            state.chain_length = chain_length;
-        }
-        state.extremities = vec![(event_id.clone(), depth)];
-        self.rooms.set_last_event(&state.room_id, stream_ordering);
-        self.rooms.notify(stream_ordering);
-        self.announce_event(&event_id, &state.room_id, &client_view);
-        Ok(Persisted { event_id, stream_ordering })
+    /// Writes the state group of the state after a new state event: a
+    /// delta against the current group while the chain is short, else a
+    /// full snapshot. Returns the group and its chain length.
+    async fn insert_state_group(
+        &self,
+        tx: &mut trellis_storage::Connection,
+        state: &RoomState,
+        event_type: &str,
+        state_key: &str,
+        event_id: &str,
+    ) -> Result<(i64, i64)> {
+        let (prev, chain, entries) = match state.state_group {
+            Some(group) if state.chain_length < MAX_STATE_CHAIN => {
+                (Some(group), state.chain_length + 1, vec![(event_type, state_key, event_id)])
+            }
+            _ => {
+                let mut all: Vec<(&str, &str, &str)> = state
+                    .current
+                    .iter()
+                    .filter(|((t, k), _)| !(t == event_type && k == state_key))
+                    .map(|((t, k), e)| (t.as_str(), k.as_str(), e.pdu.event_id.as_str()))
+                    .collect();
+                all.push((event_type, state_key, event_id));
+                (None, 0, all)
+            }
+        };
+        let group = state::insert_group(tx, &state.room_id, prev, chain, &entries).await?;
+        Ok((group, chain))
     }
 
     /// Replaces the redacted event's stored JSON by its redacted form (if
