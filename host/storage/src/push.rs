@@ -70,24 +70,34 @@ pub struct PushAction<'a> {
     pub highlight: bool,
 }
 
-/// Records the push decisions for new events of one room, with one
-/// statement per thousand decisions.
+/// Records the push decisions for new events of one room in one
+/// statement, however many.
+///
+/// The rows travel as one JSON array bound as a single value, unpacked by
+/// the database (`json_each` / `json_array_elements`). A members × events
+/// multi-row `VALUES` would bind thousands of values, and sqlx finds each
+/// bound value of a SQLite statement by name through a list that SQLite
+/// searches from the start: quadratic in the number of values, which made
+/// these inserts a noticeable part of a busy room's send cost.
 pub async fn insert_actions(conn: &mut Connection, room_id: &str, actions: &[PushAction<'_>]) -> StorageResult<()> {
-    for chunk in actions.chunks(1_000) {
-        let sql = format!(
-            "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["$1", "?", "?", "?", "?", "?"], 2)
-        );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id);
-        for action in chunk {
-            insert = insert
-                .bind(action.event_id)
-                .bind(action.stream_ordering)
-                .bind(action.user_id)
-                .bind(i64::from(action.notify))
-                .bind(i64::from(action.highlight));
-        }
-        insert.execute(&mut *conn).await?;
+    if actions.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<serde_json::Value> = actions
+        .iter()
+        .map(|a| {
+            serde_json::json!([a.event_id, a.stream_ordering, a.user_id, i64::from(a.notify), i64::from(a.highlight)])
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows).to_string();
+    let sql = if conn.backend_name() == "PostgreSQL" {
+        "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
+         SELECT $1, x->>0, (x->>1)::bigint, x->>2, (x->>3)::bigint, (x->>4)::bigint \
+         FROM json_array_elements($2::json) AS x"
+    } else {
+        "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
+         SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($2)"
+    };
+    sqlx::query(sql).bind(room_id).bind(rows).execute(&mut *conn).await?;
     Ok(())
 }
