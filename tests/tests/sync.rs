@@ -260,3 +260,60 @@ async fn invite_state_is_complete_even_while_the_room_is_being_read() {
         assert_eq!(room_name, Some(json!(name)), "round {round}: {state:?}");
     }
 }
+
+/// The `state` of a room in an initial sync is the state just before its
+/// timeline: a name changed inside the timeline shows there, the name from
+/// before in `state`. Checked for several rooms at once (an initial sync
+/// reads all rooms' newest events together), for a room whose whole
+/// history fits in the timeline (no state before it), and for a filtered
+/// timeline whose event is not the room's newest.
+#[tokio::test]
+async fn initial_sync_state_is_the_state_before_each_timeline() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let name_path = |room: &str| format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", encode(room));
+    let mut rooms = Vec::new();
+    for r in 0..3 {
+        let room_id = alice.create_room(json!({"name": format!("first{r}")})).await;
+        for i in 0..12 {
+            alice.send_text(&room_id, &format!("r{r}m{i}")).await;
+        }
+        alice.put(&name_path(&room_id), &json!({"name": format!("second{r}")})).await;
+        alice.send_text(&room_id, &format!("r{r}last")).await;
+        rooms.push(room_id);
+    }
+    let small = alice.create_room(json!({"name": "small"})).await;
+    let names = |events: &Value| -> Vec<String> {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.name")
+            .map(|e| e["content"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let filter = encode(r#"{"room":{"timeline":{"limit":3}}}"#);
+    let body = sync(&alice, None, &format!("&filter={filter}")).await;
+    for (r, room_id) in rooms.iter().enumerate() {
+        let room = &body["rooms"]["join"][room_id];
+        assert_eq!(names(&room["timeline"]["events"]), vec![format!("second{r}")], "{room}");
+        assert_eq!(names(&room["state"]["events"]), vec![format!("first{r}")], "{room}");
+        let members = room["state"]["events"].as_array().unwrap().iter().filter(|e| e["type"] == "m.room.member");
+        assert_eq!(members.count(), 1);
+    }
+    // The small room's whole history is in its timeline: no state before.
+    let body = sync(&alice, None, "").await;
+    let room = &body["rooms"]["join"][&small];
+    assert_eq!(room["timeline"]["limited"], false);
+    assert_eq!(room["timeline"]["events"][0]["type"], "m.room.create");
+    assert_eq!(room["state"]["events"], json!([]));
+
+    // Only name changes, one of them: the timeline's one event is not the
+    // room's newest, and the state is still the one just before it.
+    let filter = encode(r#"{"room":{"timeline":{"limit":1,"types":["m.room.name"]}}}"#);
+    let body = sync(&alice, None, &format!("&filter={filter}")).await;
+    let room = &body["rooms"]["join"][&rooms[1]];
+    assert_eq!(names(&room["timeline"]["events"]), vec!["second1".to_owned()]);
+    assert_eq!(names(&room["state"]["events"]), vec!["first1".to_owned()]);
+}

@@ -74,6 +74,21 @@ impl Typing {
     }
 }
 
+/// Which receipts a `/sync` of one room sends.
+#[derive(Debug)]
+pub enum ReceiptsWanted {
+    /// Those an initial sync read for all its rooms at once.
+    ReadAlready(Vec<trellis_storage::receipts::ReceiptRow>),
+    /// Those written after position `since`, up to `now` (all of them for
+    /// an initial sync).
+    Between {
+        /// The client's receipt position.
+        since: i64,
+        /// The newest receipt position.
+        now: i64,
+    },
+}
+
 impl Services {
     /// `PUT /rooms/{roomId}/typing/{userId}`.
     pub async fn set_typing(
@@ -218,8 +233,7 @@ impl Services {
         &self,
         requester: &Requester,
         room_id: &str,
-        receipts_since: i64,
-        receipts_now: i64,
+        receipts: ReceiptsWanted,
         typing_since: i64,
         initial: bool,
     ) -> Result<Vec<Value>> {
@@ -227,11 +241,13 @@ impl Services {
         if initial || self.typing.changed_since(room_id, typing_since) {
             events.push(json!({"type": "m.typing", "content": {"user_ids": self.typing.typing_users(room_id)}}));
         }
-        // No receipt was written since the token: nothing to look up.
-        let rows = if initial || receipts_since < receipts_now {
-            self.storage.receipts_since(room_id, if initial { 0 } else { receipts_since }).await?
-        } else {
-            Vec::new()
+        let rows = match receipts {
+            ReceiptsWanted::ReadAlready(rows) => rows,
+            ReceiptsWanted::Between { since, now } if initial || since < now => {
+                self.storage.receipts_since(room_id, if initial { 0 } else { since }).await?
+            }
+            // No receipt was written since the token: nothing to look up.
+            ReceiptsWanted::Between { .. } => Vec::new(),
         };
         let mut content: Map<String, Value> = Map::new();
         for row in rows {

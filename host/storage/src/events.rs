@@ -178,6 +178,42 @@ impl Storage {
         Ok(events)
     }
 
+    /// The newest `limit` events at or before `up_to` of each of several
+    /// rooms, oldest first per room: one statement for up to 100 rooms
+    /// (a `UNION ALL` of one indexed, limited read per room), where an
+    /// initial `/sync` would otherwise ask room by room.
+    pub async fn newest_events_of_rooms(
+        &self,
+        room_ids: &[&str],
+        up_to: i64,
+        limit: i64,
+    ) -> StorageResult<std::collections::HashMap<String, Vec<EventRow>>> {
+        let mut out: std::collections::HashMap<String, Vec<EventRow>> = std::collections::HashMap::new();
+        for chunk in room_ids.chunks(100) {
+            let parts: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "SELECT * FROM (SELECT {COLUMNS} FROM events WHERE room_id = ${} AND stream_ordering <= $1 \
+                         AND outlier = 0 ORDER BY stream_ordering DESC LIMIT $2) AS room{i}",
+                        i + 3
+                    )
+                })
+                .collect();
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(parts.join(" UNION ALL "))).bind(up_to).bind(limit);
+            for room_id in chunk {
+                query = query.bind(*room_id);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                let event = from_row(&row)?;
+                out.entry(event.room_id.clone()).or_default().push(event);
+            }
+        }
+        for events in out.values_mut() {
+            events.sort_by_key(|e| e.stream_ordering);
+        }
+        Ok(out)
+    }
+
     /// Paginates a room in topological order from `(depth, stream)`,
     /// exclusive: backwards (newest first) or forwards (oldest first).
     pub async fn room_events_topological(

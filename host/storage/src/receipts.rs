@@ -56,18 +56,28 @@ impl Storage {
         .bind(since)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ReceiptRow {
-                    room_id: row.try_get(0)?,
-                    receipt_type: row.try_get(1)?,
-                    user_id: row.try_get(2)?,
-                    thread_id: row.try_get(3)?,
-                    event_id: row.try_get(4)?,
-                    ts: row.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(receipt_row).collect()
+    }
+
+    /// Every receipt of several rooms, oldest first: one statement per 200
+    /// rooms (an initial `/sync` asks for all of a user's rooms at once).
+    pub async fn receipts_of_rooms(&self, room_ids: &[&str]) -> StorageResult<Vec<ReceiptRow>> {
+        let mut out = Vec::new();
+        for chunk in room_ids.chunks(200) {
+            let sql = format!(
+                "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
+                 WHERE room_id IN ({}) ORDER BY stream_id",
+                crate::sql::placeholders(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for room_id in chunk {
+                query = query.bind(*room_id);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                out.push(receipt_row(&row)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The newest receipt position.
@@ -77,4 +87,15 @@ impl Storage {
             .await?
             .unwrap_or(0))
     }
+}
+
+fn receipt_row(row: &sqlx::any::AnyRow) -> StorageResult<ReceiptRow> {
+    Ok(ReceiptRow {
+        room_id: row.try_get(0)?,
+        receipt_type: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        thread_id: row.try_get(3)?,
+        event_id: row.try_get(4)?,
+        ts: row.try_get(5)?,
+    })
 }
