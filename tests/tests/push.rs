@@ -124,6 +124,14 @@ async fn remembered_unread_counts_stay_exact() {
         |event_id: &str| format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", encode(&room_id), encode(event_id));
     assert_eq!(bob.post(&receipt(&ids[4]), &json!({})).await.0, 200);
     assert_eq!(unread(&bob, &room_id).await, (9, 2));
+    // Nothing new: the remembered counts are served as they are, also
+    // after a receipt elsewhere.
+    assert_eq!(unread(&bob, &room_id).await, (9, 2));
+    let other = bob.create_room(json!({})).await;
+    let own = bob.send_text(&other, "elsewhere").await;
+    let elsewhere = format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", encode(&other), encode(&own));
+    assert_eq!(bob.post(&elsewhere, &json!({})).await.0, 200);
+    assert_eq!(unread(&bob, &room_id).await, (9, 2));
     alice.send_text(&room_id, "more").await;
     assert_eq!(unread(&bob, &room_id).await, (10, 2));
     // Bob speaks: he has read everything before.

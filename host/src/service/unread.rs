@@ -7,6 +7,14 @@
 //! (one writer per room), so the sums up to a stream position never change
 //! while the read mark stays put: each sync adds only the actions after the
 //! last one counted, and a moved read mark counts afresh.
+//!
+//! And when nothing could have changed, nothing is asked at all: the counts
+//! move only with a new event in the room (a push action, or the user's own
+//! event moving their read mark) or a new receipt. The room's newest event
+//! position and the newest receipt position are both kept in memory, set
+//! after each commit and read here before the query, so an entry that saw
+//! both at their current values is still exact. An initial sync of fifty
+//! rooms used to make fifty queries for this alone.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,6 +35,18 @@ struct Counted {
     counted_to: i64,
     notify: i64,
     highlight: i64,
+    /// The room's newest event position (when known) and the newest
+    /// receipt position when these sums were read.
+    room_event_seen: Option<i64>,
+    receipt_seen: i64,
+}
+
+impl Counted {
+    /// Whether nothing that could change the sums happened since.
+    fn still_exact(&self, room_event: Option<i64>, receipt: i64) -> bool {
+        let no_new_event = matches!((self.room_event_seen, room_event), (Some(seen), Some(now)) if now <= seen);
+        no_new_event && receipt <= self.receipt_seen
+    }
 }
 
 /// The remembered counts, by (user, room).
@@ -56,13 +76,24 @@ fn fresh(sums: UnreadSums) -> Counted {
         counted_to: sums.last_counted.max(sums.read_mark),
         notify: sums.notify,
         highlight: sums.highlight,
+        room_event_seen: None,
+        receipt_seen: i64::MIN,
     }
 }
 
 impl Services {
     /// A user's (notification, highlight) counts in a room.
     pub async fn unread_counts(&self, room_id: &str, user_id: &str) -> Result<(i64, i64)> {
-        let counted = match self.unread.get(user_id, room_id) {
+        // Read before the query: whatever commits later moves these on.
+        let room_event = self.rooms.last_event(room_id);
+        let receipt = self.rooms.receipt_position();
+        let cached = self.unread.get(user_id, room_id);
+        if let Some(known) = cached
+            && known.still_exact(room_event, receipt)
+        {
+            return Ok((known.notify, known.highlight));
+        }
+        let mut counted = match cached {
             Some(known) => {
                 let sums = self.storage.unread_counts_since(room_id, user_id, known.counted_to).await?;
                 if sums.read_mark == known.read_mark {
@@ -71,6 +102,7 @@ impl Services {
                         counted_to: known.counted_to.max(sums.last_counted),
                         notify: known.notify + sums.notify,
                         highlight: known.highlight + sums.highlight,
+                        ..known
                     }
                 } else {
                     fresh(self.storage.unread_counts_since(room_id, user_id, i64::MIN).await?)
@@ -78,6 +110,8 @@ impl Services {
             }
             None => fresh(self.storage.unread_counts_since(room_id, user_id, i64::MIN).await?),
         };
+        counted.room_event_seen = room_event;
+        counted.receipt_seen = receipt;
         self.unread.put(user_id, room_id, counted);
         Ok((counted.notify, counted.highlight))
     }
