@@ -127,13 +127,17 @@ impl Services {
             power_levels: power_levels.as_ref(),
             creators: &creators,
         };
+        // The event is flattened and the room's power levels parsed once,
+        // not once per member.
+        let event = push::prepare_event(client_event).map_err(Error::internal)?;
+        let room = push::prepare_room(&room).map_err(Error::internal)?;
         let mut out = Vec::with_capacity(members.len());
         for (user_id, name) in members {
             let ruleset = self.ruleset(&user_id).await?;
             let display =
                 name.unwrap_or_else(|| user_id.trim_start_matches('@').split(':').next().unwrap_or("").to_owned());
             let outcome =
-                push::evaluate(&ruleset, client_event, &room, &user_id, &display).await.map_err(Error::internal)?;
+                push::evaluate_prepared(&ruleset, &event, &room, &user_id, &display).await.map_err(Error::internal)?;
             if outcome.notify || outcome.highlight {
                 out.push(MemberAction { user_id, notify: outcome.notify, highlight: outcome.highlight });
             }
