@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trellis_storage::events::EventRow;
 
 /// Matches a type or sender against a list with `*` wildcards at the end.
 fn matches(patterns: &[String], value: &str) -> bool {
@@ -68,6 +69,17 @@ impl RoomEventFilter {
             return false;
         }
         true
+    }
+
+    /// Whether a stored event passes. Its JSON is parsed only when the
+    /// filter looks into the content (`contains_url`): for a page of fifty
+    /// events the parsing would cost more than the rest of the filter.
+    pub fn allows_event(&self, row: &EventRow) -> bool {
+        if self.contains_url.is_none() {
+            return self.allows(&row.event_type, &row.sender, &row.room_id, None);
+        }
+        let json: Value = serde_json::from_str(&row.json).unwrap_or_default();
+        self.allows(&row.event_type, &row.sender, &row.room_id, json.get("content"))
     }
 
     /// Whether the room passes.

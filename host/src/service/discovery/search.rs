@@ -338,8 +338,7 @@ impl Services {
             let ids: Vec<String> = hits.iter().map(|h| h.event_id.clone()).collect();
             let mut by_room: HashMap<String, Vec<EventRow>> = HashMap::new();
             for row in self.storage.events_by_id(&ids).await? {
-                let json: Value = serde_json::from_str(&row.json).unwrap_or_default();
-                if criteria.filter.allows(&row.event_type, &row.sender, &row.room_id, json.get("content")) {
+                if criteria.filter.allows_event(&row) {
                     by_room.entry(row.room_id.clone()).or_default().push(row);
                 }
             }

@@ -34,12 +34,7 @@ impl Services {
         let after_limit = limit - before_limit;
         let position = (event.depth, event.stream_ordering);
         let keep = |rows: Vec<EventRow>| -> Vec<EventRow> {
-            rows.into_iter()
-                .filter(|row| {
-                    let json: Value = serde_json::from_str(&row.json).unwrap_or_default();
-                    filter.allows(&row.event_type, &row.sender, room_id, json.get("content"))
-                })
-                .collect()
+            rows.into_iter().filter(|row| filter.allows_event(row)).collect()
         };
         let before = keep(self.storage.room_events_topological(room_id, position, true, before_limit).await?);
         let after = keep(self.storage.room_events_topological(room_id, position, false, after_limit).await?);

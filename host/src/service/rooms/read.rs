@@ -145,9 +145,7 @@ impl Services {
     /// Fails unless the user is, or once was, in the room, or the room is
     /// world readable. Returns the user's membership.
     pub async fn check_can_read_room(&self, user_id: &str, room_id: &str) -> Result<Option<String>> {
-        if self.storage.room(room_id).await?.is_none() {
-            return Err(Error::not_found("Unknown room"));
-        }
+        self.ensure_room(room_id).await?;
         let membership = self.storage.membership(room_id, user_id).await?.map(|m| m.membership);
         if membership.as_deref() == Some("join") {
             return Ok(membership);
@@ -290,7 +288,7 @@ impl Services {
 
     /// `GET /rooms/{roomId}/messages`.
     pub async fn messages(&self, requester: &Requester, room_id: &str, query: &MessagesQuery) -> Result<MessagesPage> {
-        self.check_can_read_room(&requester.user_id, room_id).await?;
+        let membership = self.check_can_read_room(&requester.user_id, room_id).await?;
         let (from, to, backwards, filter) =
             (query.from.as_deref(), query.to.as_deref(), query.backwards, &query.filter);
         let limit = i64::try_from(query.limit.clamp(1, 1000)).unwrap_or(10);
@@ -330,12 +328,11 @@ impl Services {
                     exhausted = true;
                     break;
                 }
-                let json: Value = serde_json::from_str(&row.json).unwrap_or_default();
-                if filter.allows(&row.event_type, &row.sender, room_id, json.get("content")) {
+                if filter.allows_event(&row) {
                     kept.push(row);
                 }
             }
-            let visible = self.filter_visible(&requester.user_id, room_id, kept).await?;
+            let visible = self.filter_visible_with(&requester.user_id, membership.as_deref(), kept).await?;
             for row in visible {
                 if chunk_rows.len() == usize::try_from(limit).unwrap_or(10) {
                     exhausted = false;

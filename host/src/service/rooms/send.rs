@@ -24,7 +24,8 @@ fn check_type(event_type: &str) -> Result<()> {
 }
 
 impl Services {
-    async fn ensure_room(&self, room_id: &str) -> Result<()> {
+    /// Fails with `404 M_NOT_FOUND` unless the room exists.
+    pub(crate) async fn ensure_room(&self, room_id: &str) -> Result<()> {
         // Rooms are never deleted, so one that was seen once still exists.
         if self.rooms.is_known(room_id) {
             return Ok(());

@@ -321,13 +321,7 @@ impl Services {
             let Some(oldest) = batch.first() else { break };
             upper = oldest.stream_ordering - 1;
             seen.extend(batch.iter().map(|row| (row.stream_ordering, row.state_group)));
-            let passing: Vec<EventRow> = batch
-                .into_iter()
-                .filter(|row| {
-                    let json: Value = serde_json::from_str(&row.json).unwrap_or_default();
-                    filter.allows(&row.event_type, &row.sender, room_id, json.get("content"))
-                })
-                .collect();
+            let passing: Vec<EventRow> = batch.into_iter().filter(|row| filter.allows_event(row)).collect();
             let visible = self.filter_visible_with(&requester.user_id, Some(membership), passing).await?;
             for row in visible.into_iter().rev() {
                 if collected.len() == wanted {
