@@ -441,3 +441,35 @@ async fn knocking_and_members_at_a_point_in_time() {
     let refused = carol.post(&format!("/_matrix/client/v3/knock/{}", encode(&old)), &json!({})).await;
     assert_error(&refused, 403, "M_FORBIDDEN");
 }
+
+#[tokio::test]
+async fn contains_url_filters_pages_and_sync_timelines() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({})).await;
+    alice.send_text(&room_id, "plain").await;
+    let image = json!({"msgtype": "m.image", "body": "cat.png", "url": "mxc://localhost/cat"});
+    let (status, _) = alice.put(&rooms(&room_id, "send/m.room.message/img1"), &image).await;
+    assert_eq!(status, 200);
+    let bodies = |page: &Value, key: &str| -> Vec<String> {
+        page[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .map(|e| e["content"]["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let with_url = encode(r#"{"contains_url":true}"#);
+    let (_, page) = alice.get(&rooms(&room_id, &format!("messages?dir=b&filter={with_url}"))).await;
+    assert_eq!(bodies(&page, "chunk"), vec!["cat.png"]);
+    let without_url = encode(r#"{"contains_url":false}"#);
+    let (_, page) = alice.get(&rooms(&room_id, &format!("messages?dir=b&filter={without_url}"))).await;
+    assert_eq!(bodies(&page, "chunk"), vec!["plain"]);
+    let (_, page) = alice.get(&rooms(&room_id, "messages?dir=b")).await;
+    assert_eq!(bodies(&page, "chunk"), vec!["cat.png", "plain"]);
+    // The same filter on a sync timeline.
+    let filter = encode(r#"{"room":{"timeline":{"contains_url":true}}}"#);
+    let (_, sync) = alice.get(&format!("/_matrix/client/v3/sync?timeout=0&filter={filter}")).await;
+    assert_eq!(bodies(&sync["rooms"]["join"][&room_id]["timeline"], "events"), vec!["cat.png"]);
+}
