@@ -24,6 +24,7 @@ pub mod push;
 pub mod receipts;
 pub mod registration_tokens;
 pub mod rooms;
+pub mod script;
 pub mod search;
 pub mod state;
 pub mod tokens;

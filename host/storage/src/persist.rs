@@ -3,14 +3,17 @@
 //! state and memberships), for one event or for a batch of them.
 //!
 //! A batch is written with one statement per table rather than one per
-//! event: on SQLite every statement is a round trip to the connection's
-//! worker thread, and that round trip, not the insert, is most of the cost
-//! of a small write. Several messages sent to one room at the same moment
-//! therefore cost little more than one.
+//! event, and the statements go into a [`Script`] that the caller runs with
+//! the batch's search entries and push actions: on SQLite every command is
+//! a round trip to the connection's worker thread, and that round trip, not
+//! the insert, is most of the cost of a small write, so the whole batch
+//! costs two (positions, then the script). Several messages sent to one
+//! room at the same moment therefore cost little more than one.
 
 use std::collections::HashSet;
 
-use crate::{Connection, StorageResult, now_ms, state};
+use crate::script::{Bound, Script};
+use crate::{Connection, StorageResult, now_ms};
 
 /// Stream name for event positions.
 pub const STREAM: &str = "events";
@@ -69,161 +72,178 @@ pub async fn reserve_stream_positions(conn: &mut Connection, stream: &str, count
     Ok(last - count + 1)
 }
 
-/// Writes new events of one room, in order, and returns their stream
-/// positions (consecutive, in the same order). Call inside the transaction
-/// that also wrote their state groups, so that either all of it exists or
-/// none of it does. An event may name earlier
-/// events of the batch as its prev events; the forward extremities left
-/// are the events no other event of the batch points at.
-pub async fn persist_all(conn: &mut Connection, events: &[PersistEvent<'_>]) -> StorageResult<Vec<i64>> {
+/// Reserves stream positions for new events of one room and adds their
+/// rows to `script`; returns the positions (consecutive, in the events'
+/// order). An event may name earlier events of the batch as its prev
+/// events; the forward extremities left are the events no other event of
+/// the batch points at. Run the script inside the transaction that also
+/// wrote the events' state groups, so that either all of it exists or none
+/// of it does.
+pub async fn persist_all<'a>(
+    conn: &mut Connection,
+    script: &mut Script<'a>,
+    events: &'a [PersistEvent<'a>],
+) -> StorageResult<Vec<i64>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
     let first = reserve_stream_positions(&mut *conn, STREAM, events.len()).await?;
     let positions: Vec<i64> = (0..events.len()).map(|i| first + i64::try_from(i).unwrap_or(i64::MAX)).collect();
-    insert_event_rows(conn, events, &positions).await?;
-    insert_edges(conn, events).await?;
-    update_extremities(conn, events).await?;
-    insert_transactions(conn, events).await?;
+    add_event_rows(script, events, &positions);
+    add_edges(script, events);
+    add_extremities(script, events);
+    add_transactions(script, events);
     for (event, position) in events.iter().zip(&positions) {
         if let Some(state_key) = event.state_key {
-            state::set_current(&mut *conn, event.room_id, event.event_type, state_key, event.event_id).await?;
+            add_current_state(script, event, state_key);
             if let Some(membership) = event.membership {
-                set_membership(conn, event, state_key, membership, *position).await?;
+                add_membership(script, event, state_key, membership, *position);
             }
         }
     }
     Ok(positions)
 }
 
-async fn insert_event_rows(conn: &mut Connection, events: &[PersistEvent<'_>], positions: &[i64]) -> StorageResult<()> {
-    let rows: Vec<(&PersistEvent<'_>, i64)> = events.iter().zip(positions.iter().copied()).collect();
+fn add_event_rows<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], positions: &[i64]) {
+    let rows: Vec<(&'a PersistEvent<'a>, i64)> = events.iter().zip(positions.iter().copied()).collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
              origin_server_ts, state_group, json, relates_to, rel_type) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 12], 1)
+            crate::sql::value_rows(chunk.len(), &["?"; 12], script.first_placeholder())
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut values = Vec::with_capacity(chunk.len() * 12);
         for (event, position) in chunk {
-            insert = insert
-                .bind(*position)
-                .bind(event.event_id)
-                .bind(event.room_id)
-                .bind(event.event_type)
-                .bind(event.state_key)
-                .bind(event.sender)
-                .bind(event.depth)
-                .bind(event.origin_server_ts)
-                .bind(event.state_group)
-                .bind(event.json)
-                .bind(event.relation.map(|r| r.0))
-                .bind(event.relation.map(|r| r.1));
+            values.extend([
+                Bound::Int(*position),
+                Bound::Text(event.event_id),
+                Bound::Text(event.room_id),
+                Bound::Text(event.event_type),
+                Bound::MaybeText(event.state_key),
+                Bound::Text(event.sender),
+                Bound::Int(event.depth),
+                Bound::Int(event.origin_server_ts),
+                Bound::Int(event.state_group),
+                Bound::Text(event.json),
+                Bound::MaybeText(event.relation.map(|r| r.0)),
+                Bound::MaybeText(event.relation.map(|r| r.1)),
+            ]);
         }
-        insert.execute(&mut *conn).await?;
+        script.push(sql, values);
     }
-    Ok(())
 }
 
-async fn insert_edges(conn: &mut Connection, events: &[PersistEvent<'_>]) -> StorageResult<()> {
-    let prev: Vec<(&str, &str, &str)> =
+fn add_edges<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) {
+    let prev: Vec<(&'a str, &'a str, &'a str)> =
         events.iter().flat_map(|e| e.prev_events.iter().map(move |p| (e.event_id, p.as_str(), e.room_id))).collect();
     for chunk in prev.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 3], 1)
+            crate::sql::value_rows(chunk.len(), &["?"; 3], script.first_placeholder())
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (event_id, prev_id, room_id) in chunk {
-            insert = insert.bind(*event_id).bind(*prev_id).bind(*room_id);
-        }
-        insert.execute(&mut *conn).await?;
+        let values =
+            chunk.iter().flat_map(|(id, prev, room)| [Bound::Text(id), Bound::Text(prev), Bound::Text(room)]).collect();
+        script.push(sql, values);
     }
-    let auth: Vec<(&str, &str)> =
+    let auth: Vec<(&'a str, &'a str)> =
         events.iter().flat_map(|e| e.auth_events.iter().map(move |a| (e.event_id, a.as_str()))).collect();
     for chunk in auth.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 2], 1)
+            crate::sql::value_rows(chunk.len(), &["?"; 2], script.first_placeholder())
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (event_id, auth_id) in chunk {
-            insert = insert.bind(*event_id).bind(*auth_id);
-        }
-        insert.execute(&mut *conn).await?;
+        let values = chunk.iter().flat_map(|(id, auth)| [Bound::Text(id), Bound::Text(auth)]).collect();
+        script.push(sql, values);
     }
-    Ok(())
 }
 
 /// Every prev event stops being a forward extremity; every new event that
 /// no other new event points at becomes one.
-async fn update_extremities(conn: &mut Connection, events: &[PersistEvent<'_>]) -> StorageResult<()> {
-    let Some(room_id) = events.first().map(|e| e.room_id) else { return Ok(()) };
-    let referenced: HashSet<&str> = events.iter().flat_map(|e| e.prev_events.iter().map(String::as_str)).collect();
-    let referenced: Vec<&str> = referenced.into_iter().collect();
+fn add_extremities<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) {
+    let Some(room_id) = events.first().map(|e| e.room_id) else { return };
+    let referenced: HashSet<&'a str> = events.iter().flat_map(|e| e.prev_events.iter().map(String::as_str)).collect();
+    let referenced: Vec<&'a str> = referenced.into_iter().collect();
     for chunk in referenced.chunks(ROWS_PER_STATEMENT) {
+        let first = script.first_placeholder();
         let sql = format!(
-            "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id IN ({})",
-            crate::sql::placeholders(chunk.len(), 2)
+            "DELETE FROM forward_extremities WHERE room_id = ${first} AND event_id IN ({})",
+            crate::sql::placeholders(chunk.len(), first + 1)
         );
-        let mut delete = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id);
-        for prev in chunk {
-            delete = delete.bind(*prev);
-        }
-        delete.execute(&mut *conn).await?;
+        let mut values = vec![Bound::Text(room_id)];
+        values.extend(chunk.iter().map(|prev| Bound::Text(prev)));
+        script.push(sql, values);
     }
-    let tips: Vec<&str> = events.iter().map(|e| e.event_id).filter(|id| !referenced.contains(id)).collect();
+    let tips: Vec<&'a str> = events.iter().map(|e| e.event_id).filter(|id| !referenced.contains(id)).collect();
     for chunk in tips.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO forward_extremities (room_id, event_id) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["$1", "?"], 2)
+            crate::sql::value_rows(chunk.len(), &["?"; 2], script.first_placeholder())
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(room_id);
-        for tip in chunk {
-            insert = insert.bind(*tip);
-        }
-        insert.execute(&mut *conn).await?;
+        let values = chunk.iter().flat_map(|tip| [Bound::Text(room_id), Bound::Text(tip)]).collect();
+        script.push(sql, values);
     }
-    Ok(())
 }
 
-async fn insert_transactions(conn: &mut Connection, events: &[PersistEvent<'_>]) -> StorageResult<()> {
-    let txns: Vec<(&str, &str, &str, &str)> =
+fn add_transactions<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) {
+    let txns: Vec<(&'a str, &'a str, &'a str, &'a str)> =
         events.iter().filter_map(|e| e.txn.map(|(user, device, txn)| (user, device, txn, e.event_id))).collect();
     let now = now_ms();
     for chunk in txns.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?", "?", "?", "?", "$1"], 2)
+            crate::sql::value_rows(chunk.len(), &["?"; 5], script.first_placeholder())
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-        for (user, device, txn, event_id) in chunk {
-            insert = insert.bind(*user).bind(*device).bind(*txn).bind(*event_id);
-        }
-        insert.execute(&mut *conn).await?;
+        let values = chunk
+            .iter()
+            .flat_map(|(user, device, txn, id)| {
+                [Bound::Text(user), Bound::Text(device), Bound::Text(txn), Bound::Text(id), Bound::Int(now)]
+            })
+            .collect();
+        script.push(sql, values);
     }
-    Ok(())
 }
 
-async fn set_membership(
-    conn: &mut Connection,
-    event: &PersistEvent<'_>,
-    user_id: &str,
-    membership: &str,
+fn add_current_state<'a>(script: &mut Script<'a>, event: &'a PersistEvent<'a>, state_key: &'a str) {
+    let first = script.first_placeholder();
+    let sql = format!(
+        "INSERT INTO current_state (room_id, event_type, state_key, event_id) VALUES ({}) \
+         ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_id = excluded.event_id",
+        crate::sql::placeholders(4, first)
+    );
+    script.push(
+        sql,
+        vec![
+            Bound::Text(event.room_id),
+            Bound::Text(event.event_type),
+            Bound::Text(state_key),
+            Bound::Text(event.event_id),
+        ],
+    );
+}
+
+fn add_membership<'a>(
+    script: &mut Script<'a>,
+    event: &'a PersistEvent<'a>,
+    user_id: &'a str,
+    membership: &'a str,
     position: i64,
-) -> StorageResult<()> {
-    sqlx::query(
+) {
+    let first = script.first_placeholder();
+    let sql = format!(
         "INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id, user_id) DO UPDATE SET \
+         VALUES ({}) ON CONFLICT (room_id, user_id) DO UPDATE SET \
          membership = excluded.membership, event_id = excluded.event_id, \
          stream_ordering = excluded.stream_ordering, forgotten = 0",
-    )
-    .bind(event.room_id)
-    .bind(user_id)
-    .bind(membership)
-    .bind(event.event_id)
-    .bind(position)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+        crate::sql::placeholders(5, first)
+    );
+    script.push(
+        sql,
+        vec![
+            Bound::Text(event.room_id),
+            Bound::Text(user_id),
+            Bound::Text(membership),
+            Bound::Text(event.event_id),
+            Bound::Int(position),
+        ],
+    );
 }

@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use crate::{Connection, Storage, StorageResult};
+use crate::script::{Bound, Script};
+use crate::{Storage, StorageResult};
 
 impl Storage {
     /// What counts towards a user's unread counts in a room, in one round
@@ -70,8 +71,8 @@ pub struct PushAction<'a> {
     pub highlight: bool,
 }
 
-/// Records the push decisions for new events of one room in one
-/// statement, however many.
+/// Records the push decisions for new events of one room, as one
+/// statement of the events' write script, however many decisions.
 ///
 /// The rows travel as one JSON array bound as a single value, unpacked by
 /// the database (`json_each` / `json_array_elements`). A members × events
@@ -79,9 +80,9 @@ pub struct PushAction<'a> {
 /// bound value of a SQLite statement by name through a list that SQLite
 /// searches from the start: quadratic in the number of values, which made
 /// these inserts a noticeable part of a busy room's send cost.
-pub async fn insert_actions(conn: &mut Connection, room_id: &str, actions: &[PushAction<'_>]) -> StorageResult<()> {
+pub fn insert_actions<'a>(script: &mut Script<'a>, room_id: &'a str, actions: &[PushAction<'_>]) {
     if actions.is_empty() {
-        return Ok(());
+        return;
     }
     let rows: Vec<serde_json::Value> = actions
         .iter()
@@ -90,14 +91,18 @@ pub async fn insert_actions(conn: &mut Connection, room_id: &str, actions: &[Pus
         })
         .collect();
     let rows = serde_json::Value::Array(rows).to_string();
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
-         SELECT $1, x->>0, (x->>1)::bigint, x->>2, (x->>3)::bigint, (x->>4)::bigint \
-         FROM json_array_elements($2::json) AS x"
+    let (room, json) = (script.first_placeholder(), script.first_placeholder() + 1);
+    let sql = if !script.on_sqlite() {
+        format!(
+            "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
+             SELECT ${room}, x->>0, (x->>1)::bigint, x->>2, (x->>3)::bigint, (x->>4)::bigint \
+             FROM json_array_elements(${json}::json) AS x"
+        )
     } else {
-        "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
-         SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($2)"
+        format!(
+            "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
+             SELECT ${room}, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(${json})"
+        )
     };
-    sqlx::query(sql).bind(room_id).bind(rows).execute(&mut *conn).await?;
-    Ok(())
+    script.push(sql, vec![Bound::Text(room_id), Bound::OwnedText(rows)]);
 }

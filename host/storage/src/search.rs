@@ -14,6 +14,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::script::{Bound, Script};
 use crate::{Connection, Storage, StorageResult};
 
 /// What the index keeps of one event.
@@ -39,71 +40,51 @@ fn is_postgres(conn: &Connection) -> bool {
     conn.backend_name() == "PostgreSQL"
 }
 
-/// Adds new events to the search index (called with their transaction):
-/// two statements on SQLite (the rows, then their FTS5 text under the
-/// same rowids) and one on PostgreSQL, however many events there are.
-pub async fn index_events(conn: &mut Connection, entries: &[SearchEntry<'_>]) -> StorageResult<()> {
-    // PostgreSQL text cannot hold NUL; a body with one must not fail the
-    // event's whole transaction.
-    let values: Vec<String> = entries.iter().map(|e| e.value.replace('\0', " ")).collect();
-    let postgres = is_postgres(conn);
-    for (chunk, texts) in entries.chunks(500).zip(values.chunks(500)) {
-        // PostgreSQL keeps the text's tsvector in the row; SQLite keeps
-        // the text in the FTS5 table, under the same rowid, written below.
-        let sql = if postgres {
-            format!(
-                "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
-                 origin_server_ts, vector) VALUES {} ON CONFLICT DO NOTHING",
-                crate::sql::value_rows(chunk.len(), &["?", "?", "?", "?", "?", "?", "to_tsvector('english', ?)"], 1)
-            )
-        } else {
-            format!(
-                "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
-                 origin_server_ts) VALUES {} ON CONFLICT DO NOTHING RETURNING stream_ordering",
-                crate::sql::value_rows(chunk.len(), &["?"; 6], 1)
-            )
+/// Adds new events to the search index, as statements of the events'
+/// write script: the rows, and on SQLite their FTS5 text under the same
+/// rowids (PostgreSQL keeps the text's tsvector in the row).
+pub fn index_events<'a>(script: &mut Script<'a>, entries: &'a [SearchEntry<'a>]) {
+    let postgres = !script.on_sqlite();
+    for chunk in entries.chunks(500) {
+        // PostgreSQL text cannot hold NUL; a body with one must not fail
+        // the events' whole transaction.
+        let text = |entry: &SearchEntry<'_>| Bound::OwnedText(entry.value.replace('\0', " "));
+        let row = |entry: &SearchEntry<'a>| {
+            [
+                Bound::Int(entry.stream_ordering),
+                Bound::Text(entry.event_id),
+                Bound::Text(entry.room_id),
+                Bound::Text(entry.sender),
+                Bound::Text(entry.key),
+                Bound::Int(entry.origin_server_ts),
+            ]
         };
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (entry, text) in chunk.iter().zip(texts) {
-            insert = insert
-                .bind(entry.stream_ordering)
-                .bind(entry.event_id)
-                .bind(entry.room_id)
-                .bind(entry.sender)
-                .bind(entry.key)
-                .bind(entry.origin_server_ts);
-            if postgres {
-                insert = insert.bind(text.as_str());
-            }
-        }
         if postgres {
-            insert.execute(&mut *conn).await?;
-            continue;
-        }
-        // Only rows that were new get their text (an event indexed twice
-        // keeps its first entry).
-        let inserted: std::collections::HashSet<i64> =
-            insert.fetch_all(&mut *conn).await?.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
-        let fresh: Vec<(i64, &str)> = chunk
-            .iter()
-            .zip(texts)
-            .filter(|(entry, _)| inserted.contains(&entry.stream_ordering))
-            .map(|(entry, text)| (entry.stream_ordering, text.as_str()))
-            .collect();
-        if fresh.is_empty() {
+            let sql = format!(
+                "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
+                 origin_server_ts, vector) VALUES {}",
+                crate::sql::value_rows(
+                    chunk.len(),
+                    &["?", "?", "?", "?", "?", "?", "to_tsvector('english', ?)"],
+                    script.first_placeholder()
+                )
+            );
+            let values = chunk.iter().flat_map(|entry| row(entry).into_iter().chain([text(entry)])).collect();
+            script.push(sql, values);
             continue;
         }
         let sql = format!(
-            "INSERT INTO event_search_fts (rowid, value) VALUES {}",
-            crate::sql::value_rows(fresh.len(), &["?", "?"], 1)
+            "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
+             origin_server_ts) VALUES {}",
+            crate::sql::value_rows(chunk.len(), &["?"; 6], script.first_placeholder())
         );
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (rowid, text) in fresh {
-            insert = insert.bind(rowid).bind(text);
-        }
-        insert.execute(&mut *conn).await?;
+        script.push(sql, chunk.iter().flat_map(row).collect());
+        let sql = format!(
+            "INSERT INTO event_search_fts (rowid, value) VALUES {}",
+            crate::sql::value_rows(chunk.len(), &["?", "?"], script.first_placeholder())
+        );
+        script.push(sql, chunk.iter().flat_map(|entry| [Bound::Int(entry.stream_ordering), text(entry)]).collect());
     }
-    Ok(())
 }
 
 /// PostgreSQL's English stop words (the Snowball list it ships), dropped

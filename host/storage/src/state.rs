@@ -73,27 +73,6 @@ pub async fn insert_group(
     Ok(id)
 }
 
-/// Sets one entry of the room's current state.
-pub async fn set_current(
-    conn: &mut Connection,
-    room_id: &str,
-    event_type: &str,
-    state_key: &str,
-    event_id: &str,
-) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO current_state (room_id, event_type, state_key, event_id) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (room_id, event_type, state_key) DO UPDATE SET event_id = excluded.event_id",
-    )
-    .bind(room_id)
-    .bind(event_type)
-    .bind(state_key)
-    .bind(event_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 impl Storage {
     /// The full state of a group, following its delta chain.
     pub async fn state_group(&self, group: i64) -> StorageResult<StateMap> {

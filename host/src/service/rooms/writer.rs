@@ -16,6 +16,7 @@ use trellis_events::{Pdu, PduJson, RoomVersion};
 use trellis_storage::events;
 use trellis_storage::persist::{self, PersistEvent};
 use trellis_storage::push::PushAction;
+use trellis_storage::script::Script;
 use trellis_storage::search::SearchEntry;
 use trellis_storage::state;
 
@@ -232,44 +233,19 @@ impl Services {
             trellis_storage::rooms::insert(&mut tx, &state.room_id, state.version.id.as_str(), &last.event.sender)
                 .await?;
         }
+        // The rows, search entries and push actions of the whole batch go
+        // in one script: one round trip on SQLite.
         let rows: Vec<PersistEvent<'_>> = batch.iter().map(|p| p.row(&state.room_id, state_group)).collect();
-        let positions = persist::persist_all(&mut tx, &rows).await?;
+        let mut script = Script::for_connection(&tx);
+        let positions = persist::persist_all(&mut tx, &mut script, &rows).await?;
         let texts: Vec<Option<(&str, String)>> = batch
             .iter()
             .map(|p| search_text(&p.event.event_type, p.event.state_key.as_deref(), &p.event.content))
             .collect();
-        let entries: Vec<SearchEntry<'_>> = rows
-            .iter()
-            .zip(&positions)
-            .zip(&texts)
-            .filter_map(|((row, position), text)| {
-                let (key, value) = text.as_ref()?;
-                Some(SearchEntry {
-                    event_id: row.event_id,
-                    room_id: row.room_id,
-                    sender: row.sender,
-                    key,
-                    value,
-                    stream_ordering: *position,
-                    origin_server_ts: row.origin_server_ts,
-                })
-            })
-            .collect();
-        trellis_storage::search::index_events(&mut tx, &entries).await?;
-        let actions: Vec<PushAction<'_>> = batch
-            .iter()
-            .zip(&positions)
-            .flat_map(|(p, position)| {
-                p.push_actions.iter().map(move |a| PushAction {
-                    event_id: &p.event_id,
-                    stream_ordering: *position,
-                    user_id: &a.user_id,
-                    notify: a.notify,
-                    highlight: a.highlight,
-                })
-            })
-            .collect();
-        trellis_storage::push::insert_actions(&mut tx, &state.room_id, &actions).await?;
+        let entries = search_entries(&rows, &positions, &texts);
+        trellis_storage::search::index_events(&mut script, &entries);
+        trellis_storage::push::insert_actions(&mut script, &state.room_id, &push_actions(&batch, &positions));
+        script.run(&mut tx).await?;
         let mut redacted_states = Vec::new();
         for prepared in &batch {
             if prepared.event.event_type == "m.room.redaction"
@@ -281,7 +257,6 @@ impl Services {
                 redacted_states.push(redacted);
             }
         }
-        drop(rows);
         tx.commit().await.map_err(Error::internal)?;
 
         // A redacted state event must look redacted to the auth rules too.
@@ -362,4 +337,46 @@ impl Services {
         trellis_storage::search::remove_event(tx, target).await?;
         Ok(row.state_key.is_some().then(|| (target.to_owned(), redacted)))
     }
+}
+
+/// The search index entries of stored rows (at `positions`), for those
+/// with text to index.
+fn search_entries<'a>(
+    rows: &'a [PersistEvent<'a>],
+    positions: &[i64],
+    texts: &'a [Option<(&'a str, String)>],
+) -> Vec<SearchEntry<'a>> {
+    rows.iter()
+        .zip(positions)
+        .zip(texts)
+        .filter_map(|((row, position), text)| {
+            let (key, value) = text.as_ref()?;
+            Some(SearchEntry {
+                event_id: row.event_id,
+                room_id: row.room_id,
+                sender: row.sender,
+                key,
+                value,
+                stream_ordering: *position,
+                origin_server_ts: row.origin_server_ts,
+            })
+        })
+        .collect()
+}
+
+/// The push decisions of a batch, with the events' stream positions.
+fn push_actions<'a>(batch: &'a [Prepared], positions: &[i64]) -> Vec<PushAction<'a>> {
+    batch
+        .iter()
+        .zip(positions)
+        .flat_map(|(p, position)| {
+            p.push_actions.iter().map(move |a| PushAction {
+                event_id: &p.event_id,
+                stream_ordering: *position,
+                user_id: &a.user_id,
+                notify: a.notify,
+                highlight: a.highlight,
+            })
+        })
+        .collect()
 }

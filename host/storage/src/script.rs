@@ -1,0 +1,98 @@
+//! Several write statements sent together: in one round trip on SQLite,
+//! one after the other on PostgreSQL.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and every
+//! statement is a command to that thread and an answer back, two thread
+//! wake-ups that cost more than a small insert itself. SQLite accepts
+//! several statements in one command, with bound values numbered across
+//! all of them (`$1` … `$n`), so a script of inserts costs one round trip.
+//! PostgreSQL's extended protocol takes one statement per command, so
+//! there each statement is numbered from `$1` and sent on its own.
+
+use sqlx::Any;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+
+use crate::{Connection, StorageResult};
+
+/// A value bound in a [`Script`].
+#[derive(Debug, Clone)]
+pub enum Bound<'a> {
+    /// Text.
+    Text(&'a str),
+    /// Text made for the statement (a JSON document, say).
+    OwnedText(String),
+    /// Text or `NULL`.
+    MaybeText(Option<&'a str>),
+    /// An integer.
+    Int(i64),
+    /// An integer or `NULL`.
+    MaybeInt(Option<i64>),
+}
+
+/// Write statements to run in order, in the caller's transaction.
+#[derive(Debug)]
+pub struct Script<'a> {
+    one_round_trip: bool,
+    statements: Vec<(String, Vec<Bound<'a>>)>,
+    bound: usize,
+}
+
+impl<'a> Script<'a> {
+    /// An empty script for `conn`'s backend.
+    pub fn for_connection(conn: &Connection) -> Self {
+        Self { one_round_trip: conn.backend_name() == "SQLite", statements: Vec::new(), bound: 0 }
+    }
+
+    /// Whether the script is for SQLite (else PostgreSQL), for statements
+    /// whose SQL differs between them.
+    pub fn on_sqlite(&self) -> bool {
+        self.one_round_trip
+    }
+
+    /// The number of the first placeholder (`$n`) of the next statement.
+    pub fn first_placeholder(&self) -> usize {
+        if self.one_round_trip { self.bound + 1 } else { 1 }
+    }
+
+    /// Appends a statement whose placeholders start at
+    /// [`Self::first_placeholder`], with its values in order.
+    pub fn push(&mut self, sql: String, values: Vec<Bound<'a>>) {
+        self.bound += values.len();
+        self.statements.push((sql, values));
+    }
+
+    /// Runs the statements.
+    pub async fn run(self, conn: &mut Connection) -> StorageResult<()> {
+        if self.statements.is_empty() {
+            return Ok(());
+        }
+        if self.one_round_trip {
+            let sql = self.statements.iter().map(|(sql, _)| sql.as_str()).collect::<Vec<_>>().join(";\n");
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for value in self.statements.into_iter().flat_map(|(_, values)| values) {
+                query = bind(query, value);
+            }
+            query.execute(&mut *conn).await?;
+            return Ok(());
+        }
+        for (sql, values) in self.statements {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for value in values {
+                query = bind(query, value);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+fn bind<'q>(query: Query<'q, Any, AnyArguments>, value: Bound<'q>) -> Query<'q, Any, AnyArguments> {
+    match value {
+        Bound::Text(text) => query.bind(text),
+        Bound::OwnedText(text) => query.bind(text),
+        Bound::MaybeText(text) => query.bind(text),
+        Bound::Int(number) => query.bind(number),
+        Bound::MaybeInt(number) => query.bind(number),
+    }
+}
