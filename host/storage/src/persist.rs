@@ -12,16 +12,11 @@
 
 use std::collections::HashSet;
 
-use crate::script::{Bound, Script};
+use crate::script::{Bound, ROWS_PER_STATEMENT, Script};
 use crate::{Connection, StorageResult, now_ms};
 
 /// Stream name for event positions.
 pub const STREAM: &str = "events";
-
-/// Most rows written by one multi-row statement, so that even the widest
-/// row (12 values) stays far below SQLite's and PostgreSQL's limits on
-/// bound values per statement.
-const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// What is written for one new, fully-known event.
 #[derive(Debug, Clone)]
@@ -105,16 +100,11 @@ pub async fn persist_all<'a>(
 }
 
 fn add_event_rows<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], positions: &[i64]) {
-    let rows: Vec<(&'a PersistEvent<'a>, i64)> = events.iter().zip(positions.iter().copied()).collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
-             origin_server_ts, state_group, json, relates_to, rel_type) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 12], script.first_placeholder())
-        );
-        let mut values = Vec::with_capacity(chunk.len() * 12);
-        for (event, position) in chunk {
-            values.extend([
+    let values = events
+        .iter()
+        .zip(positions)
+        .flat_map(|(event, position)| {
+            [
                 Bound::Int(*position),
                 Bound::Text(event.event_id),
                 Bound::Text(event.room_id),
@@ -127,34 +117,30 @@ fn add_event_rows<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], p
                 Bound::Text(event.json),
                 Bound::MaybeText(event.relation.map(|r| r.0)),
                 Bound::MaybeText(event.relation.map(|r| r.1)),
-            ]);
-        }
-        script.push(sql, values);
-    }
+            ]
+        })
+        .collect();
+    script.push_rows(
+        "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
+         origin_server_ts, state_group, json, relates_to, rel_type)",
+        &["?"; 12],
+        values,
+    );
 }
 
 fn add_edges<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) {
-    let prev: Vec<(&'a str, &'a str, &'a str)> =
-        events.iter().flat_map(|e| e.prev_events.iter().map(move |p| (e.event_id, p.as_str(), e.room_id))).collect();
-    for chunk in prev.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 3], script.first_placeholder())
-        );
-        let values =
-            chunk.iter().flat_map(|(id, prev, room)| [Bound::Text(id), Bound::Text(prev), Bound::Text(room)]).collect();
-        script.push(sql, values);
-    }
-    let auth: Vec<(&'a str, &'a str)> =
-        events.iter().flat_map(|e| e.auth_events.iter().map(move |a| (e.event_id, a.as_str()))).collect();
-    for chunk in auth.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 2], script.first_placeholder())
-        );
-        let values = chunk.iter().flat_map(|(id, auth)| [Bound::Text(id), Bound::Text(auth)]).collect();
-        script.push(sql, values);
-    }
+    let prev = events
+        .iter()
+        .flat_map(|e| {
+            e.prev_events.iter().flat_map(|p| [Bound::Text(e.event_id), Bound::Text(p), Bound::Text(e.room_id)])
+        })
+        .collect();
+    script.push_rows("INSERT INTO event_edges (event_id, prev_event_id, room_id)", &["?"; 3], prev);
+    let auth = events
+        .iter()
+        .flat_map(|e| e.auth_events.iter().flat_map(|a| [Bound::Text(e.event_id), Bound::Text(a)]))
+        .collect();
+    script.push_rows("INSERT INTO event_auth_edges (event_id, auth_event_id)", &["?"; 2], auth);
 }
 
 /// Every prev event stops being a forward extremity; every new event that
@@ -173,34 +159,25 @@ fn add_extremities<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) 
         values.extend(chunk.iter().map(|prev| Bound::Text(prev)));
         script.push(sql, values);
     }
-    let tips: Vec<&'a str> = events.iter().map(|e| e.event_id).filter(|id| !referenced.contains(id)).collect();
-    for chunk in tips.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO forward_extremities (room_id, event_id) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 2], script.first_placeholder())
-        );
-        let values = chunk.iter().flat_map(|tip| [Bound::Text(room_id), Bound::Text(tip)]).collect();
-        script.push(sql, values);
-    }
+    let tips = events
+        .iter()
+        .map(|e| e.event_id)
+        .filter(|id| !referenced.contains(id))
+        .flat_map(|tip| [Bound::Text(room_id), Bound::Text(tip)])
+        .collect();
+    script.push_rows("INSERT INTO forward_extremities (room_id, event_id)", &["?"; 2], tips);
 }
 
 fn add_transactions<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) {
-    let txns: Vec<(&'a str, &'a str, &'a str, &'a str)> =
-        events.iter().filter_map(|e| e.txn.map(|(user, device, txn)| (user, device, txn, e.event_id))).collect();
     let now = now_ms();
-    for chunk in txns.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 5], script.first_placeholder())
-        );
-        let values = chunk
-            .iter()
-            .flat_map(|(user, device, txn, id)| {
-                [Bound::Text(user), Bound::Text(device), Bound::Text(txn), Bound::Text(id), Bound::Int(now)]
-            })
-            .collect();
-        script.push(sql, values);
-    }
+    let txns = events
+        .iter()
+        .filter_map(|e| e.txn.map(|(user, device, txn)| (user, device, txn, e.event_id)))
+        .flat_map(|(user, device, txn, id)| {
+            [Bound::Text(user), Bound::Text(device), Bound::Text(txn), Bound::Text(id), Bound::Int(now)]
+        })
+        .collect();
+    script.push_rows("INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)", &["?"; 5], txns);
 }
 
 fn add_current_state<'a>(script: &mut Script<'a>, event: &'a PersistEvent<'a>, state_key: &'a str) {

@@ -15,6 +15,11 @@ use sqlx::query::Query;
 
 use crate::{Connection, StorageResult};
 
+/// Most rows written by one multi-row statement, so that even the widest
+/// row (12 values) stays far below SQLite's and PostgreSQL's limits on
+/// bound values per statement.
+pub const ROWS_PER_STATEMENT: usize = 1_000;
+
 /// A value bound in a [`Script`].
 #[derive(Debug, Clone)]
 pub enum Bound<'a> {
@@ -62,6 +67,21 @@ impl<'a> Script<'a> {
         self.statements.push((sql, values));
     }
 
+    /// Appends `{head} VALUES (…), (…)` for `values`, a row after another:
+    /// each row is `columns`, whose `?`s take the row's values in order
+    /// (see [`crate::sql::value_rows`]). Long lists are split into
+    /// statements of at most [`ROWS_PER_STATEMENT`] rows.
+    pub fn push_rows(&mut self, head: &str, columns: &[&str], values: Vec<Bound<'a>>) {
+        let per_row = columns.iter().map(|c| c.matches('?').count()).sum::<usize>().max(1);
+        let mut values = values.into_iter().peekable();
+        while values.peek().is_some() {
+            let chunk: Vec<Bound<'a>> = values.by_ref().take(per_row * ROWS_PER_STATEMENT).collect();
+            let rows = chunk.len() / per_row;
+            let sql = format!("{head} VALUES {}", crate::sql::value_rows(rows, columns, self.first_placeholder()));
+            self.push(sql, chunk);
+        }
+    }
+
     /// Runs the statements.
     pub async fn run(self, conn: &mut Connection) -> StorageResult<()> {
         if self.statements.is_empty() {
@@ -94,5 +114,33 @@ fn bind<'q>(query: Query<'q, Any, AnyArguments>, value: Bound<'q>) -> Query<'q, 
         Bound::MaybeText(text) => query.bind(text),
         Bound::Int(number) => query.bind(number),
         Bound::MaybeInt(number) => query.bind(number),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(one_round_trip: bool) -> Script<'static> {
+        Script { one_round_trip, statements: Vec::new(), bound: 0 }
+    }
+
+    #[test]
+    fn long_row_lists_are_split_and_numbered_for_the_backend() {
+        let values = |rows: usize| (0..rows).flat_map(|i| [Bound::Int(i64::try_from(i).unwrap()), Bound::Text("x")]);
+        for one_round_trip in [true, false] {
+            let mut script = script(one_round_trip);
+            script.push_rows("INSERT INTO t (a, b)", &["?", "lower(?)"], values(2_500).collect());
+            let counts: Vec<usize> = script.statements.iter().map(|(_, v)| v.len()).collect();
+            assert_eq!(counts, vec![2_000, 2_000, 1_000]);
+            let second = &script.statements[1].0;
+            // SQLite gets one command: numbering runs on across statements.
+            let expected = if one_round_trip { "VALUES ($2001, lower($2002))" } else { "VALUES ($1, lower($2))" };
+            assert!(second.starts_with(&format!("INSERT INTO t (a, b) {expected}")), "{second}");
+            assert_eq!(script.first_placeholder(), if one_round_trip { 5_001 } else { 1 });
+        }
+        let mut empty = script(true);
+        empty.push_rows("INSERT INTO t (a)", &["?"], Vec::new());
+        assert!(empty.statements.is_empty());
     }
 }

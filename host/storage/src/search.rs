@@ -44,47 +44,36 @@ fn is_postgres(conn: &Connection) -> bool {
 /// write script: the rows, and on SQLite their FTS5 text under the same
 /// rowids (PostgreSQL keeps the text's tsvector in the row).
 pub fn index_events<'a>(script: &mut Script<'a>, entries: &'a [SearchEntry<'a>]) {
-    let postgres = !script.on_sqlite();
-    for chunk in entries.chunks(500) {
-        // PostgreSQL text cannot hold NUL; a body with one must not fail
-        // the events' whole transaction.
-        let text = |entry: &SearchEntry<'_>| Bound::OwnedText(entry.value.replace('\0', " "));
-        let row = |entry: &SearchEntry<'a>| {
-            [
-                Bound::Int(entry.stream_ordering),
-                Bound::Text(entry.event_id),
-                Bound::Text(entry.room_id),
-                Bound::Text(entry.sender),
-                Bound::Text(entry.key),
-                Bound::Int(entry.origin_server_ts),
-            ]
-        };
-        if postgres {
-            let sql = format!(
-                "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
-                 origin_server_ts, vector) VALUES {}",
-                crate::sql::value_rows(
-                    chunk.len(),
-                    &["?", "?", "?", "?", "?", "?", "to_tsvector('english', ?)"],
-                    script.first_placeholder()
-                )
-            );
-            let values = chunk.iter().flat_map(|entry| row(entry).into_iter().chain([text(entry)])).collect();
-            script.push(sql, values);
-            continue;
-        }
-        let sql = format!(
-            "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, \
-             origin_server_ts) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?"; 6], script.first_placeholder())
+    // PostgreSQL text cannot hold NUL; a body with one must not fail the
+    // events' whole transaction.
+    let text = |entry: &SearchEntry<'_>| Bound::OwnedText(entry.value.replace('\0', " "));
+    let row = |entry: &SearchEntry<'a>| {
+        [
+            Bound::Int(entry.stream_ordering),
+            Bound::Text(entry.event_id),
+            Bound::Text(entry.room_id),
+            Bound::Text(entry.sender),
+            Bound::Text(entry.key),
+            Bound::Int(entry.origin_server_ts),
+        ]
+    };
+    if !script.on_sqlite() {
+        let values = entries.iter().flat_map(|entry| row(entry).into_iter().chain([text(entry)])).collect();
+        script.push_rows(
+            "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts, \
+             vector)",
+            &["?", "?", "?", "?", "?", "?", "to_tsvector('english', ?)"],
+            values,
         );
-        script.push(sql, chunk.iter().flat_map(row).collect());
-        let sql = format!(
-            "INSERT INTO event_search_fts (rowid, value) VALUES {}",
-            crate::sql::value_rows(chunk.len(), &["?", "?"], script.first_placeholder())
-        );
-        script.push(sql, chunk.iter().flat_map(|entry| [Bound::Int(entry.stream_ordering), text(entry)]).collect());
+        return;
     }
+    script.push_rows(
+        "INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts)",
+        &["?"; 6],
+        entries.iter().flat_map(row).collect(),
+    );
+    let texts = entries.iter().flat_map(|entry| [Bound::Int(entry.stream_ordering), text(entry)]).collect();
+    script.push_rows("INSERT INTO event_search_fts (rowid, value)", &["?", "?"], texts);
 }
 
 /// PostgreSQL's English stop words (the Snowball list it ships), dropped
