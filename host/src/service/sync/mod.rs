@@ -112,16 +112,21 @@ impl Services {
 
     /// One pass: the response, and whether it carries nothing new.
     async fn sync_once(&self, requester: &Requester, request: &SyncRequest) -> Result<(Value, bool)> {
-        let events = *self.rooms.notifier.borrow();
-        let typing = self.typing.position();
+        // Every position comes from memory: each is moved on right after
+        // its write commits (and read from the database at start-up), so
+        // a token never runs ahead of what a reader can see.
         let now = SyncToken {
-            events,
-            account_data: self.storage.max_account_data_position().await?,
-            receipts: self.storage.max_receipt_position().await?,
-            typing,
+            events: *self.rooms.notifier.borrow(),
+            account_data: self.rooms.account_data_position(),
+            receipts: self.rooms.receipt_position(),
+            typing: self.typing.position(),
         };
-        let account_data_rows =
-            self.storage.account_data_since(&requester.user_id, since_account_data(request)).await?;
+        // No account data was written since the token: nothing to read.
+        let account_data_rows = if since_account_data(request) < now.account_data {
+            self.storage.account_data_since(&requester.user_id, since_account_data(request)).await?
+        } else {
+            Vec::new()
+        };
         let mut room_account_data: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
         let mut account_data = Vec::new();
         for (room_id, data_type, content) in account_data_rows {
