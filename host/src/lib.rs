@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod percent;
 pub mod router;
 pub mod server;
 pub mod service;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::percent::percent_encode;
 use anyhow::bail;
 use serde::Deserialize;
 use trellis_storage::{Backend, DatabaseSettings};
@@ -175,18 +176,6 @@ fn postgres_url(args: &DatabaseArgs) -> String {
         }
     }
     url
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

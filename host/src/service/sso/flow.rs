@@ -13,9 +13,10 @@ use trellis_plugin::{
     IdentityProvider, LoadedPlugin, PluginRequest, PluginResponse, SsoFailure, SsoIdentity, SsoOutcome,
 };
 
-use super::redirect::{is_whitelisted, percent_encode, with_login_token};
+use super::redirect::{is_whitelisted, with_login_token};
 use super::state::SsoState;
 use crate::error::{ErrCode, Error, Result};
+use crate::percent::percent_encode;
 use crate::service::Services;
 use crate::service::users::user_id as make_user_id;
 

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use trellis_plugin::{IdentityProvider, SsoIdentity};
 
 use super::flow::{SsoStep, provider_entry};
-use super::redirect::percent_encode;
 use super::state::SsoState;
 use crate::error::Result;
+use crate::percent::percent_encode;
 use crate::service::Services;
 use crate::service::uia::stage;
 

@@ -1,6 +1,8 @@
 //! Sending the browser back to the client after single sign-on, without
 //! ever becoming an open redirect.
 
+use crate::percent::percent_encode;
+
 /// Whether a client's `redirectUrl` may be redirected to at once. Others
 /// get a confirmation page naming the destination first (as in Synapse,
 /// where `sso.client_whitelist` holds URL prefixes). Only http(s) URLs
@@ -55,19 +57,6 @@ pub fn with_login_token(redirect_url: &str, token: &str) -> String {
         Some(fragment) => format!("{base}{separator}loginToken={encoded}#{fragment}"),
         None => format!("{base}{separator}loginToken={encoded}"),
     }
-}
-
-/// Percent-encodes everything but the unreserved characters.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

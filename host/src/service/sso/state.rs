@@ -4,7 +4,7 @@
 //! shape Synapse puts into CAS service URLs, so a CAS server configured for
 //! Synapse accepts Trellis unchanged.
 
-use super::redirect::percent_encode;
+use crate::percent::percent_encode;
 
 /// What a sign-in is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
