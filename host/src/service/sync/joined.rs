@@ -50,6 +50,17 @@ struct Prefetched {
     receipts: HashMap<String, Vec<ReceiptRow>>,
 }
 
+/// One room's share of [`Prefetched`], handed over rather than copied.
+#[derive(Debug)]
+struct RoomPrefetch {
+    /// Its newest events (oldest first); empty when it has none.
+    newest: Vec<EventRow>,
+    /// How many were asked for.
+    batch: i64,
+    /// Its receipts.
+    receipts: Vec<ReceiptRow>,
+}
+
 /// One joined room's part of the answer, before its events are rendered.
 #[derive(Debug)]
 struct RoomPlan {
@@ -86,11 +97,21 @@ impl Services {
         now: SyncToken,
         initial: bool,
     ) -> Result<serde_json::Map<String, Value>> {
-        let prefetched = if initial { self.prefetch(request, &joined, now).await? } else { Prefetched::default() };
-        let prefetched = &prefetched;
-        let mut planned = futures::stream::iter(joined)
-            .map(|(membership, extra)| async move {
-                self.plan_joined_room(requester, request, &membership, since, now, initial, extra, prefetched).await
+        let mut prefetched = if initial { self.prefetch(request, &joined, now).await? } else { Prefetched::default() };
+        let rooms: Vec<_> = joined
+            .into_iter()
+            .map(|(membership, extra)| {
+                let mine = (prefetched.batch > 0).then(|| RoomPrefetch {
+                    newest: prefetched.newest.remove(&membership.room_id).unwrap_or_default(),
+                    batch: prefetched.batch,
+                    receipts: prefetched.receipts.remove(&membership.room_id).unwrap_or_default(),
+                });
+                (membership, extra, mine)
+            })
+            .collect();
+        let mut planned = futures::stream::iter(rooms)
+            .map(|(membership, extra, mine)| async move {
+                self.plan_joined_room(requester, request, &membership, since, now, initial, extra, mine).await
             })
             .buffer_unordered(JOINED_ROOMS_AT_ONCE);
         let mut plans = Vec::new();
@@ -130,8 +151,12 @@ impl Services {
         now: SyncToken,
         initial: bool,
         room_account_data: Vec<Value>,
-        prefetched: &Prefetched,
+        prefetched: Option<RoomPrefetch>,
     ) -> Result<Option<RoomPlan>> {
+        let (first_read, receipts_read) = match prefetched {
+            Some(read) => (Some((read.newest, read.batch)), Some(read.receipts)),
+            None => (None, None),
+        };
         let room_id = &membership.room_id;
         let limit = timeline_limit(request);
         // Joined since the last sync (not merely changed profile while
@@ -146,16 +171,12 @@ impl Services {
             Timeline { rows: Vec::new(), limited: false, state_before: None }
         } else {
             let window = TimelineWindow { after, up_to: now.events, limit, membership: &membership.membership };
-            // A room the initial read found nothing in has no events.
-            let first_read = (prefetched.batch > 0)
-                .then(|| (prefetched.newest.get(room_id.as_str()).cloned().unwrap_or_default(), prefetched.batch));
             self.timeline_window(requester, room_id, window, request, first_read).await?
         };
         let ephemeral = if request.filter.room.ephemeral.allows_room(room_id) {
-            let receipts = if prefetched.batch > 0 {
-                ReceiptsWanted::ReadAlready(prefetched.receipts.get(room_id.as_str()).cloned().unwrap_or_default())
-            } else {
-                ReceiptsWanted::Between { since: since.receipts, now: now.receipts }
+            let receipts = match receipts_read {
+                Some(rows) => ReceiptsWanted::ReadAlready(rows),
+                None => ReceiptsWanted::Between { since: since.receipts, now: now.receipts },
             };
             let mut events =
                 self.ephemeral_events(requester, room_id, receipts, since.typing, initial || newly_joined).await?;
