@@ -2,6 +2,7 @@
 //! `ClientEvent`): what `/sync`, `/messages` and friends return.
 
 use ruma::canonical_json::CanonicalJsonValue;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::PduJson;
@@ -22,6 +23,66 @@ pub fn client_event(event_id: &str, pdu: &PduJson, unsigned: Option<Map<String, 
         out.insert("unsigned".into(), Value::Object(unsigned));
     }
     Value::Object(out)
+}
+
+/// The client keys of a stored PDU, read straight from its JSON text.
+/// Everything else (hashes, signatures, `prev_events`, `auth_events`) is
+/// skipped by the parser without being built, which is most of the work
+/// of serving an event: `/messages`, `/sync` and friends render stored
+/// events this way.
+#[derive(Deserialize)]
+struct StoredClientKeys {
+    #[serde(default, deserialize_with = "present")]
+    content: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    origin_server_ts: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    room_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    sender: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    state_key: Option<Value>,
+    #[serde(default, deserialize_with = "present", rename = "type")]
+    event_type: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    redacts: Option<Value>,
+}
+
+/// A key that is present is kept, even with a `null` value (as
+/// [`strip_for_client`] keeps it).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// Builds the client view of a stored PDU from its JSON text: the same
+/// result as [`client_event`] on the parsed PDU.
+pub fn client_event_from_json(
+    event_id: &str,
+    json: &str,
+    unsigned: Option<Map<String, Value>>,
+) -> Result<ClientEvent, serde_json::Error> {
+    let keys: StoredClientKeys = serde_json::from_str(json)?;
+    let mut out = Map::new();
+    let fields = [
+        ("content", keys.content),
+        ("origin_server_ts", keys.origin_server_ts),
+        ("room_id", keys.room_id),
+        ("sender", keys.sender),
+        ("state_key", keys.state_key),
+        ("type", keys.event_type),
+        ("redacts", keys.redacts),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            out.insert(key.to_owned(), value);
+        }
+    }
+    mirror_redacts(&mut out);
+    out.insert("event_id".into(), Value::String(event_id.to_owned()));
+    if let Some(unsigned) = unsigned.filter(|u| !u.is_empty()) {
+        out.insert("unsigned".into(), Value::Object(unsigned));
+    }
+    Ok(Value::Object(out))
 }
 
 /// Room version 11 moved `redacts` into the content of redactions; the
@@ -66,6 +127,34 @@ mod tests {
             CanonicalJsonValue::Object(o) => o,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn stored_json_renders_like_the_parsed_pdu() {
+        let stored = [
+            serde_json::json!({
+                "auth_events": ["$a", "$b"], "content": {"body": "hi", "msgtype": "m.text", "n": null},
+                "depth": 7, "hashes": {"sha256": "x"}, "origin_server_ts": 1234, "prev_events": ["$p"],
+                "room_id": "!r:s", "sender": "@u:s", "signatures": {"s": {"ed25519:a": "sig"}},
+                "type": "m.room.message", "unsigned": {"age_ts": 1}
+            }),
+            serde_json::json!({
+                "content": {"membership": "join"}, "origin_server_ts": 5, "room_id": "!r:s",
+                "sender": "@u:s", "state_key": "@u:s", "type": "m.room.member", "depth": 2
+            }),
+            serde_json::json!({"content": {"redacts": "$x"}, "type": "m.room.redaction", "sender": "@u:s"}),
+            serde_json::json!({"content": {}, "redacts": "$y", "type": "m.room.redaction", "state_key": null}),
+        ];
+        for value in stored {
+            let text = serde_json::to_string(&value).unwrap();
+            let mut unsigned = Map::new();
+            unsigned.insert("age".into(), serde_json::json!(3));
+            let fast = client_event_from_json("$e", &text, Some(unsigned.clone())).unwrap();
+            assert_eq!(fast, client_event("$e", &pdu(value), Some(unsigned)));
+            assert!(fast.get("signatures").is_none() && fast.get("depth").is_none());
+        }
+        assert!(client_event_from_json("$e", "{\"content\": ", None).is_err());
+        assert!(client_event_from_json("$e", "\"text\"", None).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod push;
 mod versions;
 
 pub use auth::{AuthError, auth_event_types, authorize};
-pub use client::{ClientEvent, client_event, strip_for_client};
+pub use client::{ClientEvent, client_event, client_event_from_json, strip_for_client};
 pub use keys::ServerKey;
 pub use pdu::{EventRef, NewEvent, Pdu, PduError, build_pdu, pdu_reference_hash, redact_pdu};
 pub use ruma;

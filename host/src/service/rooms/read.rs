@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
-use trellis_events::{PduJson, client_event};
+use trellis_events::client_event_from_json;
 use trellis_storage::events::EventRow;
 use trellis_storage::now_ms;
 
@@ -89,7 +89,6 @@ impl Services {
 
     /// The client view with the transaction id already looked up.
     async fn client_view_with_txn(&self, row: &EventRow, txn: Option<String>) -> Result<Value> {
-        let json: PduJson = serde_json::from_str(&row.json).map_err(Error::internal)?;
         let mut unsigned = Map::new();
         unsigned.insert("age".into(), json!(now_ms().saturating_sub(row.origin_server_ts).max(0)));
         if let Some(txn) = txn {
@@ -98,10 +97,11 @@ impl Services {
         if let Some(redaction_id) = &row.redacted_by
             && let Some(redaction) = self.storage.event(redaction_id).await?
         {
-            let redaction_json: PduJson = serde_json::from_str(&redaction.json).map_err(Error::internal)?;
-            unsigned.insert("redacted_because".into(), client_event(&redaction.event_id, &redaction_json, None));
+            let because =
+                client_event_from_json(&redaction.event_id, &redaction.json, None).map_err(Error::internal)?;
+            unsigned.insert("redacted_because".into(), because);
         }
-        let mut view = client_event(&row.event_id, &json, Some(unsigned));
+        let mut view = client_event_from_json(&row.event_id, &row.json, Some(unsigned)).map_err(Error::internal)?;
         if self.plugins.adds_unsigned() {
             // Synapse's add_field_to_unsigned: plugins may annotate events
             // as they are served.

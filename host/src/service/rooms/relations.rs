@@ -90,10 +90,9 @@ impl Services {
     /// The client view of an event without per-viewer extras (used inside
     /// aggregations, which are not themselves aggregated).
     fn plain_client_view(&self, row: &EventRow) -> Result<Value> {
-        let json: trellis_events::PduJson = serde_json::from_str(&row.json).map_err(Error::internal)?;
         let mut unsigned = Map::new();
         unsigned.insert("age".into(), json!(trellis_storage::now_ms().saturating_sub(row.origin_server_ts).max(0)));
-        Ok(trellis_events::client_event(&row.event_id, &json, Some(unsigned)))
+        trellis_events::client_event_from_json(&row.event_id, &row.json, Some(unsigned)).map_err(Error::internal)
     }
 
     /// `GET /rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]`.
