@@ -60,6 +60,11 @@ pub struct Rooms {
     /// current by the writer), so that an incremental `/sync` can skip
     /// quiet rooms without a query.
     last_event: Mutex<HashMap<String, i64>>,
+    /// Memberships (user to `join`, `leave`, …) of each room whose state
+    /// the writer holds, as of the last commit. Read paths check access
+    /// here without a query and without waiting for the room lock, which
+    /// a writer holds for a whole batch.
+    memberships: Mutex<HashMap<String, HashMap<String, String>>>,
     /// Each user's ignored users, once read (dropped when they change).
     pub(crate) ignored: Mutex<HashMap<String, Arc<std::collections::HashSet<String>>>>,
 }
@@ -89,6 +94,7 @@ impl Rooms {
             account_data_position: positions.account_data.into(),
             receipt_position: positions.receipts.into(),
             last_event: Mutex::default(),
+            memberships: Mutex::default(),
             ignored: Mutex::default(),
         }
     }
@@ -125,6 +131,29 @@ impl Rooms {
         let mut map = self.last_event.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = map.entry(room_id.to_owned()).or_insert(position);
         *entry = (*entry).max(position);
+    }
+
+    /// A user's membership in a room from memory: `None` when the room's
+    /// memberships are not in memory, `Some(None)` when the user has none.
+    pub(crate) fn membership_in_memory(&self, room_id: &str, user_id: &str) -> Option<Option<String>> {
+        let rooms = self.memberships.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rooms.get(room_id).map(|members| members.get(user_id).cloned())
+    }
+
+    /// Sets all memberships of a room (its state was just loaded, or the
+    /// room was just created and has none yet).
+    pub(crate) fn remember_memberships(&self, room_id: &str, members: HashMap<String, String>) {
+        let mut rooms = self.memberships.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rooms.insert(room_id.to_owned(), members);
+    }
+
+    /// Records a committed membership change, in a room whose memberships
+    /// are in memory (a partial list must never pass for the whole).
+    pub(crate) fn membership_changed(&self, room_id: &str, user_id: &str, membership: &str) {
+        let mut rooms = self.memberships.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(members) = rooms.get_mut(room_id) {
+            members.insert(user_id.to_owned(), membership.to_owned());
+        }
     }
 
     /// Tells waiting `/sync` requests that something new was persisted.

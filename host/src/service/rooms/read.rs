@@ -146,7 +146,10 @@ impl Services {
     /// world readable. Returns the user's membership.
     pub async fn check_can_read_room(&self, user_id: &str, room_id: &str) -> Result<Option<String>> {
         self.ensure_room(room_id).await?;
-        let membership = self.storage.membership(room_id, user_id).await?.map(|m| m.membership);
+        let membership = match self.rooms.membership_in_memory(room_id, user_id) {
+            Some(membership) => membership,
+            None => self.storage.membership(room_id, user_id).await?.map(|m| m.membership),
+        };
         if membership.as_deref() == Some("join") {
             return Ok(membership);
         }

@@ -126,6 +126,18 @@ impl RoomState {
         self.get(event_type, state_key).map_or(Value::Null, |e| e.pdu.content_value())
     }
 
+    /// Every user's membership in the current state.
+    pub fn memberships(&self) -> HashMap<String, String> {
+        self.current
+            .iter()
+            .filter(|((event_type, _), _)| event_type == "m.room.member")
+            .filter_map(|((_, user_id), entry)| {
+                let content = entry.pdu.content_value();
+                Some((user_id.clone(), content.get("membership")?.as_str()?.to_owned()))
+            })
+            .collect()
+    }
+
     /// A user's membership (`join`, `invite`, …) in the current state.
     pub fn membership(&self, user_id: &str) -> Option<String> {
         self.content("m.room.member", user_id).get("membership").and_then(Value::as_str).map(str::to_owned)
@@ -159,7 +171,9 @@ impl Services {
             Some(group) => self.storage.state_group_chain_length(group).await?,
             None => 0,
         };
-        Ok(RoomState { room_id: room_id.to_owned(), version, current, state_group, chain_length, extremities })
+        let state = RoomState { room_id: room_id.to_owned(), version, current, state_group, chain_length, extremities };
+        self.rooms.remember_memberships(room_id, state.memberships());
+        Ok(state)
     }
 
     /// A copy of a room's current state (loading it if needed).
@@ -273,7 +287,15 @@ impl Services {
         let mut persisted = Vec::with_capacity(batch.len());
         for (prepared, stream_ordering) in batch.into_iter().zip(positions) {
             self.announce_event(&prepared.event_id, &state.room_id, &prepared.client_view);
+            if prepared.event.event_type == "m.room.create" {
+                self.rooms.remember_memberships(&state.room_id, HashMap::new());
+            }
             if let Some(key) = prepared.event.state_key {
+                if prepared.event.event_type == "m.room.member"
+                    && let Some(membership) = prepared.event.content.get("membership").and_then(Value::as_str)
+                {
+                    self.rooms.membership_changed(&state.room_id, &key, membership);
+                }
                 let entry = StateEntry { pdu: prepared.pdu, json: Arc::new(prepared.json) };
                 state.current.insert((prepared.event.event_type, key), entry);
                 state.state_group = Some(state_group);
