@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_push_index"),
     migration!(9, "0009_plugins"),
     migration!(10, "0010_login_tokens"),
+    migration!(11, "0011_fewer_write_indexes"),
 ];
 
 /// The newest schema version this binary can write.
@@ -182,6 +183,57 @@ mod tests {
                 m.name
             );
         }
+    }
+
+    /// Migration 11 rebuilds two tables on SQLite: rows written under
+    /// schema 10 must come through, and the new keys must hold.
+    #[tokio::test]
+    async fn fewer_write_indexes_keeps_push_actions_and_search_entries() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        for migration in MIGRATIONS.iter().filter(|m| m.version <= 10) {
+            apply(&pool, Backend::Sqlite, migration).await.unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, notify, highlight) \
+             VALUES ('!r', '$a', '@u', 5, 1, 0), ('!r', '$a', '@v', 5, 1, 1), ('!r', '$b', '@u', 6, 0, 0); \
+             INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts) \
+             VALUES (5, '$a', '!r', '@w', 'content.body', 10); \
+             INSERT INTO event_search_fts (rowid, value) VALUES (5, 'hello there');",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        run(&pool, Backend::Sqlite).await.unwrap();
+
+        let actions: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT user_id, event_id, stream_ordering, notify, highlight FROM event_push_actions \
+             ORDER BY user_id, stream_ordering",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let expected = [("@u", "$a", 5, 1, 0), ("@u", "$b", 6, 0, 0), ("@v", "$a", 5, 1, 1)];
+        let expected: Vec<(String, String, i64, i64, i64)> =
+            expected.iter().map(|(u, e, s, n, h)| ((*u).to_owned(), (*e).to_owned(), *s, *n, *h)).collect();
+        assert_eq!(actions, expected);
+        let duplicate = sqlx::query(
+            "INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, notify, highlight) \
+             VALUES ('!r', '$a', '@u', 5, 1, 0)",
+        )
+        .execute(&pool)
+        .await;
+        assert!(duplicate.is_err(), "one action per user and event");
+        let found: Vec<(String,)> = sqlx::query_as(
+            "SELECT s.event_id FROM event_search_fts f JOIN event_search s ON s.stream_ordering = f.rowid \
+             WHERE event_search_fts MATCH 'hello'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(found, vec![("$a".to_owned(),)]);
     }
 
     #[test]

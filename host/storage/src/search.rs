@@ -270,7 +270,7 @@ impl EventSearch<'_> {
         if postgres {
             (
                 format!(
-                    "FROM event_search s JOIN events e ON e.event_id = s.event_id \
+                    "FROM event_search s JOIN events e ON e.stream_ordering = s.stream_ordering \
                      CROSS JOIN websearch_to_tsquery('english', $1) q \
                      WHERE s.vector @@ q AND e.redacted_by IS NULL \
                      AND s.room_id IN ({rooms}) AND s.search_key IN ({keys})"
@@ -281,7 +281,7 @@ impl EventSearch<'_> {
             (
                 format!(
                     "FROM event_search_fts f JOIN event_search s ON s.stream_ordering = f.rowid \
-                     JOIN events e ON e.event_id = s.event_id \
+                     JOIN events e ON e.stream_ordering = s.stream_ordering \
                      WHERE event_search_fts MATCH $1 AND e.redacted_by IS NULL \
                      AND s.room_id IN ({rooms}) AND s.search_key IN ({keys})"
                 ),
@@ -497,16 +497,12 @@ impl Storage {
 
 /// Drops an event from the search index (on redaction: the redacted text
 /// must not stay searchable, nor stored, anywhere).
-pub async fn remove_event(conn: &mut Connection, event_id: &str) -> StorageResult<()> {
+/// Entries are keyed by the event's stream ordering.
+pub async fn remove_event(conn: &mut Connection, stream_ordering: i64) -> StorageResult<()> {
     if !is_postgres(conn) {
-        sqlx::query(
-            "DELETE FROM event_search_fts WHERE rowid IN (SELECT stream_ordering FROM event_search WHERE event_id = $1)",
-        )
-        .bind(event_id)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("DELETE FROM event_search_fts WHERE rowid = $1").bind(stream_ordering).execute(&mut *conn).await?;
     }
-    sqlx::query("DELETE FROM event_search WHERE event_id = $1").bind(event_id).execute(conn).await?;
+    sqlx::query("DELETE FROM event_search WHERE stream_ordering = $1").bind(stream_ordering).execute(conn).await?;
     Ok(())
 }
 

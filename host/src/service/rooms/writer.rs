@@ -356,7 +356,7 @@ impl Services {
         let redacted = trellis_events::redact_pdu(version, &json).map_err(Error::internal)?;
         let text = serde_json::to_string(&redacted).map_err(Error::internal)?;
         events::redact(tx, target, &text, redaction_id).await?;
-        trellis_storage::search::remove_event(tx, target).await?;
+        trellis_storage::search::remove_event(tx, row.stream_ordering).await?;
         Ok(row.state_key.is_some().then(|| (target.to_owned(), redacted)))
     }
 }

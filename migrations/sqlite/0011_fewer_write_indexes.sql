@@ -1,0 +1,42 @@
+-- Every new event paid for B-tree pages that no query reads. A message in a
+-- 20-member room wrote 19 push-action rows into three B-trees (the table,
+-- its (event_id, user_id) key and the (user_id, room_id, …) index), and
+-- indexes on random event ids each dirtied a page of their own per event,
+-- all of it written to the WAL at commit.
+
+-- Nothing looks events up by the events they point to.
+DROP INDEX event_edges_prev;
+
+-- Push actions become one B-tree, keyed the way unread counts read them;
+-- one action per (user, event) keeps the key unique.
+CREATE TABLE event_push_actions_by_user (
+    user_id TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    stream_ordering BIGINT NOT NULL,
+    event_id TEXT NOT NULL,
+    notify BIGINT NOT NULL,
+    highlight BIGINT NOT NULL,
+    PRIMARY KEY (user_id, room_id, stream_ordering)
+) WITHOUT ROWID;
+INSERT INTO event_push_actions_by_user (user_id, room_id, stream_ordering, event_id, notify, highlight)
+    SELECT user_id, room_id, stream_ordering, event_id, notify, highlight FROM event_push_actions;
+DROP TABLE event_push_actions;
+ALTER TABLE event_push_actions_by_user RENAME TO event_push_actions;
+
+-- Search entries are found by stream ordering (their key, and the rowid of
+-- their full-text row); the unique index on event ids only cost writes.
+CREATE TABLE event_search_by_stream (
+    -- events.stream_ordering; the rowid of the event's event_search_fts row.
+    stream_ordering INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    -- content.body, content.name or content.topic.
+    search_key TEXT NOT NULL,
+    origin_server_ts BIGINT NOT NULL
+);
+INSERT INTO event_search_by_stream (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts)
+    SELECT stream_ordering, event_id, room_id, sender, search_key, origin_server_ts FROM event_search;
+DROP TABLE event_search;
+ALTER TABLE event_search_by_stream RENAME TO event_search;
+CREATE INDEX event_search_room ON event_search (room_id, stream_ordering);
