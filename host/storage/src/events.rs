@@ -5,7 +5,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Connection, Storage, StorageResult, next_stream_position, now_ms};
+use crate::sql::{json_list, json_text_list};
+use crate::{Backend, Connection, Storage, StorageResult, next_stream_position, now_ms};
 
 pub use crate::persist::{PersistEvent, STREAM};
 
@@ -53,6 +54,11 @@ pub struct EventRow {
 
 const COLUMNS: &str = "stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
                        origin_server_ts, state_group, json, redacted_by";
+
+/// [`COLUMNS`], each qualified with a table alias.
+fn prefixed_columns(alias: &str) -> String {
+    COLUMNS.split(',').map(|column| format!("{alias}.{}", column.trim())).collect::<Vec<_>>().join(", ")
+}
 
 fn from_row(row: &AnyRow) -> StorageResult<EventRow> {
     Ok(EventRow {
@@ -136,19 +142,12 @@ impl Storage {
 
     /// Several events by id (missing ones are left out), in stream order.
     pub async fn events_by_id(&self, event_ids: &[String]) -> StorageResult<Vec<EventRow>> {
-        let mut out = Vec::with_capacity(event_ids.len());
-        // Chunked so that no statement exceeds the backends' parameter limits.
-        for chunk in event_ids.chunks(200) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id IN ({})", placeholders.join(", "));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(id);
-            }
-            for row in query.fetch_all(&self.read).await? {
-                out.push(from_row(&row)?);
-            }
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
         }
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id IN ({})", json_text_list(self.backend(), 1));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json_list(event_ids)).fetch_all(&self.read).await?;
+        let mut out = rows.iter().map(from_row).collect::<StorageResult<Vec<_>>>()?;
         out.sort_by_key(|e| e.stream_ordering);
         Ok(out)
     }
@@ -179,8 +178,8 @@ impl Storage {
     }
 
     /// The newest `limit` events at or before `up_to` of each of several
-    /// rooms, oldest first per room: one statement for up to 100 rooms
-    /// (a `UNION ALL` of one indexed, limited read per room), where an
+    /// rooms, oldest first per room: one statement (an indexed, limited
+    /// read per room, joined laterally to the list of rooms), where an
     /// initial `/sync` would otherwise ask room by room.
     pub async fn newest_events_of_rooms(
         &self,
@@ -189,24 +188,33 @@ impl Storage {
         limit: i64,
     ) -> StorageResult<std::collections::HashMap<String, Vec<EventRow>>> {
         let mut out: std::collections::HashMap<String, Vec<EventRow>> = std::collections::HashMap::new();
-        for chunk in room_ids.chunks(100) {
-            let parts: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "SELECT * FROM (SELECT {COLUMNS} FROM events WHERE room_id = ${} AND stream_ordering <= $1 \
-                         AND outlier = 0 ORDER BY stream_ordering DESC LIMIT $2) AS room{i}",
-                        i + 3
-                    )
-                })
-                .collect();
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(parts.join(" UNION ALL "))).bind(up_to).bind(limit);
-            for room_id in chunk {
-                query = query.bind(*room_id);
-            }
-            for row in query.fetch_all(&self.read).await? {
-                let event = from_row(&row)?;
-                out.entry(event.room_id.clone()).or_default().push(event);
-            }
+        if room_ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = match self.backend() {
+            // SQLite has no LATERAL; a correlated `IN` subquery is run once
+            // per room and its positions looked up by primary key.
+            Backend::Sqlite => format!(
+                "SELECT {} FROM json_each($3) AS r JOIN events AS e ON e.stream_ordering IN ( \
+                     SELECT s.stream_ordering FROM events AS s WHERE s.room_id = r.value \
+                     AND s.stream_ordering <= $1 AND s.outlier = 0 ORDER BY s.stream_ordering DESC LIMIT $2)",
+                prefixed_columns("e")
+            ),
+            Backend::Postgres => format!(
+                "SELECT e.* FROM json_array_elements_text($3::json) AS r(room_id) CROSS JOIN LATERAL ( \
+                     SELECT {COLUMNS} FROM events WHERE room_id = r.room_id AND stream_ordering <= $1 \
+                     AND outlier = 0 ORDER BY stream_ordering DESC LIMIT $2) AS e"
+            ),
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(up_to)
+            .bind(limit)
+            .bind(json_list(room_ids))
+            .fetch_all(&self.read)
+            .await?;
+        for row in &rows {
+            let event = from_row(row)?;
+            out.entry(event.room_id.clone()).or_default().push(event);
         }
         for events in out.values_mut() {
             events.sort_by_key(|e| e.stream_ordering);
@@ -375,27 +383,20 @@ pub struct RelationRow {
 impl Storage {
     /// Unredacted relations pointing at any of `parents`, oldest first.
     pub async fn relations_to(&self, parents: &[String]) -> StorageResult<Vec<RelationRow>> {
-        let mut out = Vec::new();
-        for chunk in parents.chunks(200) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {COLUMNS}, relates_to, rel_type FROM events WHERE relates_to IN ({}) \
-                 AND redacted_by IS NULL ORDER BY stream_ordering",
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(id);
-            }
-            for row in query.fetch_all(&self.read).await? {
-                out.push(RelationRow {
-                    relates_to: row.try_get(11)?,
-                    rel_type: row.try_get(12)?,
-                    event: from_row(&row)?,
-                });
-            }
+        if parents.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let sql = format!(
+            "SELECT {COLUMNS}, relates_to, rel_type FROM events WHERE relates_to IN ({}) \
+             AND redacted_by IS NULL ORDER BY stream_ordering",
+            json_text_list(self.backend(), 1)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json_list(parents)).fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RelationRow { relates_to: row.try_get(11)?, rel_type: row.try_get(12)?, event: from_row(row)? })
+            })
+            .collect()
     }
 
     /// Relations of one parent, paginated by stream position: newest first
@@ -526,18 +527,15 @@ impl Storage {
         event_ids: &[String],
     ) -> StorageResult<std::collections::HashMap<String, (String, String)>> {
         let mut out = std::collections::HashMap::new();
-        for chunk in event_ids.chunks(200) {
-            let sql = format!(
-                "SELECT event_id, device_id, txn_id FROM event_txn_ids WHERE event_id IN ({})",
-                crate::sql::placeholders(chunk.len(), 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(id);
-            }
-            for row in query.fetch_all(&self.read).await? {
-                out.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-            }
+        if event_ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT event_id, device_id, txn_id FROM event_txn_ids WHERE event_id IN ({})",
+            json_text_list(self.backend(), 1)
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json_list(event_ids)).fetch_all(&self.read).await? {
+            out.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
         }
         Ok(out)
     }

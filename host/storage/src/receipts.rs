@@ -59,25 +59,20 @@ impl Storage {
         rows.iter().map(receipt_row).collect()
     }
 
-    /// Every receipt of several rooms, oldest first: one statement per 200
-    /// rooms (an initial `/sync` asks for all of a user's rooms at once).
+    /// Every receipt of several rooms, oldest first, with one statement
+    /// (an initial `/sync` asks for all of a user's rooms at once).
     pub async fn receipts_of_rooms(&self, room_ids: &[&str]) -> StorageResult<Vec<ReceiptRow>> {
-        let mut out = Vec::new();
-        for chunk in room_ids.chunks(200) {
-            let sql = format!(
-                "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
-                 WHERE room_id IN ({}) ORDER BY stream_id",
-                crate::sql::placeholders(chunk.len(), 1)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for room_id in chunk {
-                query = query.bind(*room_id);
-            }
-            for row in query.fetch_all(&self.read).await? {
-                out.push(receipt_row(&row)?);
-            }
+        if room_ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let sql = format!(
+            "SELECT room_id, receipt_type, user_id, thread_id, event_id, ts FROM receipts \
+             WHERE room_id IN ({}) ORDER BY stream_id",
+            crate::sql::json_text_list(self.backend(), 1)
+        );
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(crate::sql::json_list(room_ids)).fetch_all(&self.read).await?;
+        rows.iter().map(receipt_row).collect()
     }
 
     /// The newest receipt position.
