@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_plugins"),
     migration!(10, "0010_login_tokens"),
     migration!(11, "0011_fewer_write_indexes"),
+    migration!(12, "0012_events_rowid_key"),
 ];
 
 /// The newest schema version this binary can write.
@@ -185,10 +186,10 @@ mod tests {
         }
     }
 
-    /// Migration 11 rebuilds two tables on SQLite: rows written under
-    /// schema 10 must come through, and the new keys must hold.
+    /// Migrations 11 and 12 rebuild three tables on SQLite: rows written
+    /// under schema 10 must come through, and the new keys must hold.
     #[tokio::test]
-    async fn fewer_write_indexes_keeps_push_actions_and_search_entries() {
+    async fn table_rebuilds_keep_their_rows() {
         sqlx::any::install_default_drivers();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
@@ -201,7 +202,11 @@ mod tests {
              VALUES ('!r', '$a', '@u', 5, 1, 0), ('!r', '$a', '@v', 5, 1, 1), ('!r', '$b', '@u', 6, 0, 0); \
              INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts) \
              VALUES (5, '$a', '!r', '@w', 'content.body', 10); \
-             INSERT INTO event_search_fts (rowid, value) VALUES (5, 'hello there');",
+             INSERT INTO event_search_fts (rowid, value) VALUES (5, 'hello there'); \
+             INSERT INTO events (stream_ordering, event_id, room_id, event_type, sender, depth, origin_server_ts, \
+                                 json, relates_to, rel_type) \
+             VALUES (5, '$a', '!r', 'm.room.message', '@w', 3, 10, '{}', NULL, NULL), \
+                    (-2, '$old', '!r', 'm.room.message', '@w', 1, 9, '{}', '$a', 'm.thread');",
         )
         .execute(&pool)
         .await
@@ -234,6 +239,24 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(found, vec![("$a".to_owned(),)]);
+
+        // The stream ordering is now the rowid, negative ones included.
+        let events: Vec<(i64, i64, String, Option<String>)> =
+            sqlx::query_as("SELECT rowid, stream_ordering, event_id, relates_to FROM events ORDER BY stream_ordering")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(events, vec![(-2, -2, "$old".to_owned(), Some("$a".to_owned())), (5, 5, "$a".to_owned(), None)]);
+        let related: Vec<(String,)> =
+            sqlx::query_as("SELECT event_id FROM events WHERE relates_to = '$a'").fetch_all(&pool).await.unwrap();
+        assert_eq!(related, vec![("$old".to_owned(),)]);
+        let duplicate = sqlx::query(
+            "INSERT INTO events (stream_ordering, event_id, room_id, event_type, sender, depth, origin_server_ts, json) \
+             VALUES (6, '$a', '!r', 't', '@w', 4, 11, '{}')",
+        )
+        .execute(&pool)
+        .await;
+        assert!(duplicate.is_err(), "event ids stay unique");
     }
 
     #[test]
