@@ -142,3 +142,42 @@ async fn remembered_unread_counts_stay_exact() {
     assert_eq!(alice.put(&path, &body).await.0, 200);
     assert_eq!(unread(&bob, &room_id).await, (2, 1));
 }
+
+/// Each member is evaluated with their own display name, and a member
+/// whose name is not a string still counts, with their user name in its
+/// place: one event is checked against every member's rules in turn, with
+/// a condition context reused from one member to the next. (The spec's
+/// default rules no longer look at display names, so each member adds a
+/// rule with the `contains_display_name` condition.)
+#[tokio::test]
+async fn display_name_rules_see_each_members_own_name() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let bob = server.register("bob", "pw").await;
+    let carol = server.register("carol", "pw").await;
+    let dave = server.register("dave", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    let members = [
+        (&bob, "@bob:localhost", json!("Bobby Tables")),
+        (&carol, "@carol:localhost", json!("Caroline")),
+        (&dave, "@dave:localhost", json!(42)),
+    ];
+    for (client, user, name) in members {
+        client.join(&room_id).await;
+        let path = format!("/_matrix/client/v3/rooms/{}/state/m.room.member/{}", encode(&room_id), encode(user));
+        assert_eq!(client.put(&path, &json!({"membership": "join", "displayname": name})).await.0, 200);
+        let rule = json!({"conditions": [{"kind": "contains_display_name"}], "actions": ["notify", {"set_tweak": "highlight"}]});
+        assert_eq!(client.put("/_matrix/client/v3/pushrules/global/override/by_name", &rule).await.0, 200);
+    }
+    alice.send_text(&room_id, "hello Bobby Tables").await;
+    assert_eq!(unread(&bob, &room_id).await, (1, 1));
+    assert_eq!(unread(&carol, &room_id).await, (1, 0));
+    assert_eq!(unread(&dave, &room_id).await, (1, 0));
+    alice.send_text(&room_id, "and Caroline too").await;
+    assert_eq!(unread(&bob, &room_id).await, (2, 1));
+    assert_eq!(unread(&carol, &room_id).await, (2, 1));
+    alice.send_text(&room_id, "where is dave?").await;
+    assert_eq!(unread(&dave, &room_id).await, (3, 1));
+    assert_eq!(unread(&bob, &room_id).await, (3, 1));
+    assert_eq!(unread(&carol, &room_id).await, (3, 1));
+}

@@ -55,6 +55,10 @@ pub struct PreparedRoom {
     room_id: OwnedRoomId,
     member_count: UInt,
     power_levels: Option<PushConditionPowerLevelsCtx>,
+    /// The condition context of the last member evaluated: the next
+    /// member only swaps in their user id and display name, instead of
+    /// copying the room's power levels again.
+    context: Option<PushConditionRoomCtx>,
 }
 
 /// Flattens a client-format event for [`evaluate_prepared`].
@@ -77,7 +81,7 @@ pub fn prepare_room(room: &PushRoom<'_>) -> Result<PreparedRoom, String> {
             RoomPowerLevels::new(RoomPowerLevelsSource::Original(content), &room.version.rules.authorization, creators)
                 .into()
         });
-    Ok(PreparedRoom { room_id, member_count, power_levels })
+    Ok(PreparedRoom { room_id, member_count, power_levels, context: None })
 }
 
 /// Evaluates one user's ruleset against a prepared event: the first rule
@@ -86,7 +90,7 @@ pub fn prepare_room(room: &PushRoom<'_>) -> Result<PreparedRoom, String> {
 pub async fn evaluate_prepared(
     ruleset: &Ruleset,
     event: &PreparedEvent,
-    room: &PreparedRoom,
+    room: &mut PreparedRoom,
     user_id: &str,
     display_name: &str,
 ) -> Result<PushOutcome, String> {
@@ -94,12 +98,23 @@ pub async fn evaluate_prepared(
         return Ok(PushOutcome::default());
     }
     let user = OwnedUserId::try_from(user_id).map_err(|e| e.to_string())?;
-    let mut context = PushConditionRoomCtx::new(room.room_id.clone(), room.member_count, user, display_name.to_owned());
-    if let Some(levels) = &room.power_levels {
-        context = context.with_power_levels(levels.clone());
-    }
+    let context = match &mut room.context {
+        Some(context) => {
+            context.user_id = user;
+            display_name.clone_into(&mut context.user_display_name);
+            context
+        }
+        empty => {
+            let mut context =
+                PushConditionRoomCtx::new(room.room_id.clone(), room.member_count, user, display_name.to_owned());
+            if let Some(levels) = &room.power_levels {
+                context = context.with_power_levels(levels.clone());
+            }
+            empty.insert(context)
+        }
+    };
     for rule in ruleset.iter() {
-        if rule.applies(&event.flat, &context).await {
+        if rule.applies(&event.flat, context).await {
             let actions = rule.actions();
             return Ok(PushOutcome {
                 notify: actions.iter().any(Action::should_notify),
@@ -119,7 +134,7 @@ pub async fn evaluate(
     user_id: &str,
     display_name: &str,
 ) -> Result<PushOutcome, String> {
-    evaluate_prepared(ruleset, &prepare_event(event)?, &prepare_room(room)?, user_id, display_name).await
+    evaluate_prepared(ruleset, &prepare_event(event)?, &mut prepare_room(room)?, user_id, display_name).await
 }
 
 /// Parses a rule kind from the URL.

@@ -23,6 +23,22 @@ pub struct PushRuleCache {
     rulesets: Mutex<HashMap<String, Arc<Ruleset>>>,
 }
 
+/// The two fields of a member event's content that push rules need, left
+/// unparsed until looked at (either may hold any JSON value: a name that
+/// is not a string counts as no name).
+#[derive(serde::Deserialize)]
+struct MemberFields<'a> {
+    #[serde(borrow)]
+    membership: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    displayname: Option<&'a serde_json::value::RawValue>,
+}
+
+/// A raw JSON value as a string, if it is one.
+fn raw_str(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
+    raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
+}
+
 /// What push rules decided for one member.
 #[derive(Debug, Clone)]
 pub struct MemberAction {
@@ -98,16 +114,17 @@ impl Services {
             if event_type != "m.room.member" {
                 continue;
             }
-            let content = entry.pdu.content_value();
-            if content.get("membership").and_then(Value::as_str) != Some("join") {
+            // Only two fields are wanted: read them without building the
+            // whole content, once per member for every event sent.
+            let Ok(content) = serde_json::from_str::<MemberFields<'_>>(entry.pdu.content.get()) else { continue };
+            if raw_str(content.membership).as_deref() != Some("join") {
                 continue;
             }
             joined += 1;
             if user_id == sender || !user_id.ends_with(&local_suffix) {
                 continue;
             }
-            let name = content.get("displayname").and_then(Value::as_str).map(str::to_owned);
-            members.push((user_id.clone(), name));
+            members.push((user_id.clone(), raw_str(content.displayname)));
         }
         if members.is_empty() {
             return Ok(Vec::new());
@@ -130,14 +147,15 @@ impl Services {
         // The event is flattened and the room's power levels parsed once,
         // not once per member.
         let event = push::prepare_event(client_event).map_err(Error::internal)?;
-        let room = push::prepare_room(&room).map_err(Error::internal)?;
+        let mut room = push::prepare_room(&room).map_err(Error::internal)?;
         let mut out = Vec::with_capacity(members.len());
         for (user_id, name) in members {
             let ruleset = self.ruleset(&user_id).await?;
             let display =
                 name.unwrap_or_else(|| user_id.trim_start_matches('@').split(':').next().unwrap_or("").to_owned());
-            let outcome =
-                push::evaluate_prepared(&ruleset, &event, &room, &user_id, &display).await.map_err(Error::internal)?;
+            let outcome = push::evaluate_prepared(&ruleset, &event, &mut room, &user_id, &display)
+                .await
+                .map_err(Error::internal)?;
             if outcome.notify || outcome.highlight {
                 out.push(MemberAction { user_id, notify: outcome.notify, highlight: outcome.highlight });
             }
