@@ -88,7 +88,8 @@ impl<'a> Script<'a> {
             return Ok(());
         }
         if self.one_round_trip {
-            let sql = self.statements.iter().map(|(sql, _)| sql.as_str()).collect::<Vec<_>>().join(";\n");
+            let sql =
+                self.statements.iter().map(|(sql, _)| without_statement_rollback(sql)).collect::<Vec<_>>().join(";\n");
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for value in self.statements.into_iter().flat_map(|(_, values)| values) {
                 query = bind(query, value);
@@ -104,6 +105,20 @@ impl<'a> Script<'a> {
             query.execute(&mut *conn).await?;
         }
         Ok(())
+    }
+}
+
+/// `INSERT OR FAIL` for an `INSERT` on SQLite. A multi-row insert that
+/// may stop half-way on a constraint (the default, `OR ABORT`) makes SQLite
+/// copy every page the statement touches into a statement journal first,
+/// so that it can undo the statement alone. A script never goes on after a
+/// failed statement: its whole transaction is rolled back, which undoes
+/// the partial insert anyway. `OR FAIL` skips the journal (upserts keep
+/// their `ON CONFLICT` clause, which applies first).
+fn without_statement_rollback(sql: &str) -> std::borrow::Cow<'_, str> {
+    match sql.strip_prefix("INSERT INTO ") {
+        Some(rest) => std::borrow::Cow::Owned(format!("INSERT OR FAIL INTO {rest}")),
+        None => std::borrow::Cow::Borrowed(sql),
     }
 }
 
@@ -123,6 +138,35 @@ mod tests {
 
     fn script(one_round_trip: bool) -> Script<'static> {
         Script { one_round_trip, statements: Vec::new(), bound: 0 }
+    }
+
+    /// A script that fails half-way leaves nothing behind once its
+    /// transaction is dropped, though its inserts run as `OR FAIL`.
+    #[tokio::test]
+    async fn a_failed_script_is_rolled_back_whole() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT)").execute(&pool).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        let mut script = Script::for_connection(&tx);
+        script.push_rows("INSERT INTO t (a, b)", &["?", "?"], vec![Bound::Int(1), Bound::Text("x")]);
+        // The second statement inserts 2, then trips over 1.
+        script.push_rows(
+            "INSERT INTO t (a, b)",
+            &["?", "?"],
+            vec![Bound::Int(2), Bound::Text("y"), Bound::Int(1), Bound::Text("z")],
+        );
+        assert!(script.run(&mut tx).await.is_err());
+        drop(tx);
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&pool).await.unwrap();
+        assert_eq!(count, 0);
+        assert_eq!(
+            without_statement_rollback("INSERT INTO t (a) VALUES ($1)"),
+            "INSERT OR FAIL INTO t (a) VALUES ($1)"
+        );
+        assert_eq!(without_statement_rollback("DELETE FROM t"), "DELETE FROM t");
     }
 
     #[test]
