@@ -26,6 +26,18 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     parse_cpu_ticks(&text).map(|ticks| ticks / clock_ticks()).with_context(|| format!("cannot parse {path}"))
 }
 
+/// Bytes `pid` has handed to write calls so far (`wchar` in
+/// /proc/PID/io): for a server on SQLite, mostly its WAL frames and
+/// checkpoints (plus a little HTTP).
+pub fn bytes_written(pid: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/io");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("wchar:"))
+        .and_then(|value| value.trim().parse().ok())
+        .with_context(|| format!("no wchar in {path}"))
+}
+
 /// utime + stime (fields 14 and 15) from a /proc/PID/stat line. The command
 /// name (field 2) may hold spaces and parentheses, so fields are counted from
 /// the last `)`.

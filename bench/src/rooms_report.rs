@@ -81,6 +81,10 @@ fn percent(v: f64) -> String {
     format!("{v:.0} %")
 }
 
+fn kib(v: f64) -> String {
+    format!("{:.1} KiB", v / 1024.0)
+}
+
 fn mib(v: f64) -> String {
     format!("{:.1} MiB", v / (1024.0 * 1024.0))
 }
@@ -154,6 +158,15 @@ fn rows(senders: usize, single: usize, rooms: usize) -> Vec<Row> {
         cpu_ms,
         Better::Lower,
         Target::Ratio(30.0, "<= 1/30"),
+    );
+    add(
+        format!("Send, {senders} senders: bytes written per message"),
+        Box::new(|r| {
+            r.concurrent.as_ref().filter(|s| s.bytes_written_per_message > 0.0).map(|s| s.bytes_written_per_message)
+        }),
+        kib,
+        Better::Lower,
+        Target::None,
     );
     add(
         format!("Send, {senders} senders: of which PostgreSQL backends"),

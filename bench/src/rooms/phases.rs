@@ -27,6 +27,7 @@ pub(super) async fn send_run(
     let machine_before = procfs::machine_busy_seconds()?;
     let db_before = ctx.db_name.as_deref().map(procfs::postgres_backends_cpu);
     let server_before = procfs::cpu_seconds(&ctx.pid)?;
+    let written_before = procfs::bytes_written(&ctx.pid)?;
     let client_before = procfs::cpu_seconds("self")?;
     let started = Instant::now();
     for (mut client, txns) in clients.into_iter().zip(plans) {
@@ -50,6 +51,7 @@ pub(super) async fn send_run(
     }
     let wall_s = started.elapsed().as_secs_f64();
     let process_cpu_s = procfs::cpu_seconds(&ctx.pid)? - server_before;
+    let written = procfs::bytes_written(&ctx.pid)?.saturating_sub(written_before);
     let db_cpu_s = match (&db_before, ctx.db_name.as_deref()) {
         (Some(before), Some(name)) => procfs::postgres_cpu_delta(before, &procfs::postgres_backends_cpu(name)),
         _ => 0.0,
@@ -70,6 +72,8 @@ pub(super) async fn send_run(
         server_cpu_ms_per_message: server_cpu_s * 1e3 / messages_f,
         client_cpu_s,
         other_cpu_s,
+        #[allow(clippy::cast_precision_loss)]
+        bytes_written_per_message: written as f64 / messages_f,
     };
     println!(
         "send, {senders} sender(s): {} messages in {:.2} s = {:.1} msg/s; p50 {:.2} ms, p99 {:.2} ms; server CPU {:.2} ms/message (database backends {:.2}); tool CPU {:.2} s; other processes {:.0}% of a core",

@@ -73,6 +73,11 @@ pub struct SendResult {
     /// CPU seconds everything else on the machine used over the run (a
     /// busy machine makes every number worse).
     pub other_cpu_s: f64,
+    /// Bytes the server process handed to write calls, per message (for
+    /// SQLite, mostly WAL frames and checkpoints: how many pages each
+    /// commit dirties). Reads 0 in results from before it was measured.
+    #[serde(default)]
+    pub bytes_written_per_message: f64,
 }
 
 /// Sync wake-up.
