@@ -8,6 +8,8 @@ DROP INDEX event_edges_prev;
 -- Push actions keep one index, keyed the way unread counts read them (and
 -- covering the sums); one action per (user, event) keeps it unique.
 ALTER TABLE event_push_actions DROP CONSTRAINT event_push_actions_pkey;
+-- Nothing reads the event id (the stream ordering names the event).
+ALTER TABLE event_push_actions DROP COLUMN event_id;
 DROP INDEX event_push_actions_user_room;
 CREATE UNIQUE INDEX event_push_actions_user_room
     ON event_push_actions (user_id, room_id, stream_ordering) INCLUDE (notify, highlight);

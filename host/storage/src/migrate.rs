@@ -186,7 +186,7 @@ mod tests {
         }
     }
 
-    /// Migrations 11 and 12 rebuild three tables on SQLite: rows written
+    /// Migrations 11 and 12 rebuild five tables on SQLite: rows written
     /// under schema 10 must come through, and the new keys must hold.
     #[tokio::test]
     async fn table_rebuilds_keep_their_rows() {
@@ -203,6 +203,8 @@ mod tests {
              INSERT INTO event_search (stream_ordering, event_id, room_id, sender, search_key, origin_server_ts) \
              VALUES (5, '$a', '!r', '@w', 'content.body', 10); \
              INSERT INTO event_search_fts (rowid, value) VALUES (5, 'hello there'); \
+             INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES ('$a', '$old', '!r'); \
+             INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES ('$a', '$c'), ('$a', '$p'); \
              INSERT INTO events (stream_ordering, event_id, room_id, event_type, sender, depth, origin_server_ts, \
                                  json, relates_to, rel_type) \
              VALUES (5, '$a', '!r', 'm.room.message', '@w', 3, 10, '{}', NULL, NULL), \
@@ -214,19 +216,19 @@ mod tests {
         run(&pool, Backend::Sqlite).await.unwrap();
 
         let actions: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT user_id, event_id, stream_ordering, notify, highlight FROM event_push_actions \
+            "SELECT user_id, room_id, stream_ordering, notify, highlight FROM event_push_actions \
              ORDER BY user_id, stream_ordering",
         )
         .fetch_all(&pool)
         .await
         .unwrap();
-        let expected = [("@u", "$a", 5, 1, 0), ("@u", "$b", 6, 0, 0), ("@v", "$a", 5, 1, 1)];
+        let expected = [("@u", 5, 1, 0), ("@u", 6, 0, 0), ("@v", 5, 1, 1)];
         let expected: Vec<(String, String, i64, i64, i64)> =
-            expected.iter().map(|(u, e, s, n, h)| ((*u).to_owned(), (*e).to_owned(), *s, *n, *h)).collect();
+            expected.iter().map(|(u, s, n, h)| ((*u).to_owned(), "!r".to_owned(), *s, *n, *h)).collect();
         assert_eq!(actions, expected);
         let duplicate = sqlx::query(
-            "INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, notify, highlight) \
-             VALUES ('!r', '$a', '@u', 5, 1, 0)",
+            "INSERT INTO event_push_actions (room_id, user_id, stream_ordering, notify, highlight) \
+             VALUES ('!r', '@u', 5, 1, 0)",
         )
         .execute(&pool)
         .await;
@@ -239,6 +241,19 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(found, vec![("$a".to_owned(),)]);
+
+        let edges: Vec<(String, String)> =
+            sqlx::query_as("SELECT prev_event_id, room_id FROM event_edges WHERE event_id = '$a'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(edges, vec![("$old".to_owned(), "!r".to_owned())]);
+        let auth: Vec<(String,)> =
+            sqlx::query_as("SELECT auth_event_id FROM event_auth_edges WHERE event_id = '$a' ORDER BY auth_event_id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(auth, vec![("$c".to_owned(),), ("$p".to_owned(),)]);
 
         // The stream ordering is now the rowid, negative ones included.
         let events: Vec<(i64, i64, String, Option<String>)> =

@@ -59,9 +59,7 @@ pub struct UnreadSums {
 /// One user's push decision for one new event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushAction<'a> {
-    /// The event.
-    pub event_id: &'a str,
-    /// Its stream position.
+    /// The event's stream position (which names the event).
     pub stream_ordering: i64,
     /// The user it notifies.
     pub user_id: &'a str,
@@ -86,22 +84,20 @@ pub fn insert_actions<'a>(script: &mut Script<'a>, room_id: &'a str, actions: &[
     }
     let rows: Vec<serde_json::Value> = actions
         .iter()
-        .map(|a| {
-            serde_json::json!([a.event_id, a.stream_ordering, a.user_id, i64::from(a.notify), i64::from(a.highlight)])
-        })
+        .map(|a| serde_json::json!([a.stream_ordering, a.user_id, i64::from(a.notify), i64::from(a.highlight)]))
         .collect();
     let rows = serde_json::Value::Array(rows).to_string();
     let (room, json) = (script.first_placeholder(), script.first_placeholder() + 1);
     let sql = if !script.on_sqlite() {
         format!(
-            "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
-             SELECT ${room}, x->>0, (x->>1)::bigint, x->>2, (x->>3)::bigint, (x->>4)::bigint \
+            "INSERT INTO event_push_actions (room_id, stream_ordering, user_id, notify, highlight) \
+             SELECT ${room}, (x->>0)::bigint, x->>1, (x->>2)::bigint, (x->>3)::bigint \
              FROM json_array_elements(${json}::json) AS x"
         )
     } else {
         format!(
-            "INSERT INTO event_push_actions (room_id, event_id, stream_ordering, user_id, notify, highlight) \
-             SELECT ${room}, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(${json})"
+            "INSERT INTO event_push_actions (room_id, stream_ordering, user_id, notify, highlight) \
+             SELECT ${room}, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(${json})"
         )
     };
     script.push(sql, vec![Bound::Text(room_id), Bound::OwnedText(rows)]);

@@ -393,7 +393,6 @@ fn push_actions<'a>(batch: &'a [Prepared], positions: &[i64]) -> Vec<PushAction<
         .zip(positions)
         .flat_map(|(p, position)| {
             p.push_actions.iter().map(move |a| PushAction {
-                event_id: &p.event_id,
                 stream_ordering: *position,
                 user_id: &a.user_id,
                 notify: a.notify,
