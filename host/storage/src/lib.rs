@@ -10,6 +10,8 @@ mod connect;
 mod error;
 pub mod migrate;
 mod sql;
+#[cfg(test)]
+mod test_db;
 
 pub mod account_data;
 pub mod devices;

@@ -190,10 +190,7 @@ mod tests {
     /// under schema 10 must come through, and the new keys must hold.
     #[tokio::test]
     async fn table_rebuilds_keep_their_rows() {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
-        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let (_dir, pool) = crate::test_db::temp_sqlite().await;
         for migration in MIGRATIONS.iter().filter(|m| m.version <= 10) {
             apply(&pool, Backend::Sqlite, migration).await.unwrap();
         }

@@ -144,10 +144,7 @@ mod tests {
     /// transaction is dropped, though its inserts run as `OR FAIL`.
     #[tokio::test]
     async fn a_failed_script_is_rolled_back_whole() {
-        sqlx::any::install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let (_dir, pool) = crate::test_db::temp_sqlite().await;
         sqlx::raw_sql("CREATE TABLE t (a BIGINT PRIMARY KEY, b TEXT)").execute(&pool).await.unwrap();
         let mut tx = pool.begin().await.unwrap();
         let mut script = Script::for_connection(&tx);
