@@ -317,3 +317,37 @@ async fn initial_sync_state_is_the_state_before_each_timeline() {
     assert_eq!(names(&room["timeline"]["events"]), vec!["second1".to_owned()]);
     assert_eq!(names(&room["state"]["events"]), vec!["first1".to_owned()]);
 }
+
+/// The room summary counts joined and invited members and names up to five
+/// heroes (in user-id order, never the viewer, never someone who left),
+/// while the room is in memory and after a restart, when its memberships
+/// are read back.
+#[tokio::test]
+async fn room_summary_counts_members_and_names_heroes() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let dave = server.register("dave", "pw").await;
+    let erin = server.register("erin", "pw").await;
+    let room_id =
+        alice.create_room(json!({"preset": "public_chat", "invite": ["@carol:localhost", "@bob:localhost"]})).await;
+    dave.join(&room_id).await;
+    erin.join(&room_id).await;
+    let leave = format!("/_matrix/client/v3/rooms/{}/leave", encode(&room_id));
+    assert_eq!(erin.post(&leave, &json!({})).await.0, 200);
+    let expected = json!({
+        "m.heroes": ["@bob:localhost", "@carol:localhost", "@dave:localhost"],
+        "m.joined_member_count": 2,
+        "m.invited_member_count": 2,
+    });
+    let summary = sync(&alice, None, "").await["rooms"]["join"][&room_id]["summary"].clone();
+    assert_eq!(summary, expected);
+
+    server.restart().await;
+    let alice = Client::new(&server.base_url).with_token(alice.token.as_deref().unwrap());
+    let summary = sync(&alice, None, "").await["rooms"]["join"][&room_id]["summary"].clone();
+    assert_eq!(summary, expected);
+    // Dave's view leaves Dave out and puts Alice in.
+    let dave = Client::new(&server.base_url).with_token(dave.token.as_deref().unwrap());
+    let summary = sync(&dave, None, "").await["rooms"]["join"][&room_id]["summary"].clone();
+    assert_eq!(summary["m.heroes"], json!(["@alice:localhost", "@bob:localhost", "@carol:localhost"]));
+}

@@ -69,6 +69,38 @@ pub struct Rooms {
     pub(crate) ignored: Mutex<HashMap<String, Arc<std::collections::HashSet<String>>>>,
 }
 
+/// A room's member counts and heroes, for `/sync`'s `summary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberSummary {
+    /// Joined members.
+    pub joined: u64,
+    /// Invited members.
+    pub invited: u64,
+    /// Up to five joined or invited members other than the viewer.
+    pub heroes: Vec<String>,
+}
+
+impl MemberSummary {
+    /// The summary of `(user, membership)` pairs, seen by `viewer`.
+    pub fn of<'a>(members: impl Iterator<Item = (&'a str, &'a str)>, viewer: &str) -> Self {
+        let mut summary = Self::default();
+        let mut heroes = Vec::new();
+        for (user_id, membership) in members {
+            match membership {
+                "join" => summary.joined += 1,
+                "invite" => summary.invited += 1,
+                _ => continue,
+            }
+            if user_id != viewer {
+                heroes.push(user_id);
+            }
+        }
+        heroes.sort_unstable();
+        summary.heroes = heroes.into_iter().take(5).map(str::to_owned).collect();
+        summary
+    }
+}
+
 /// Stream positions found in the database at start-up.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StartPositions {
@@ -138,6 +170,15 @@ impl Rooms {
     pub(crate) fn membership_in_memory(&self, room_id: &str, user_id: &str) -> Option<Option<String>> {
         let rooms = self.memberships.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         rooms.get(room_id).map(|members| members.get(user_id).cloned())
+    }
+
+    /// Member counts and heroes (up to five joined or invited members other
+    /// than `viewer`, in user-id order) from memory, when the room's
+    /// memberships are there.
+    pub(crate) fn member_summary(&self, room_id: &str, viewer: &str) -> Option<MemberSummary> {
+        let rooms = self.memberships.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let members = rooms.get(room_id)?;
+        Some(MemberSummary::of(members.iter().map(|(user, membership)| (user.as_str(), membership.as_str())), viewer))
     }
 
     /// Sets all memberships of a room (its state was just loaded, or the

@@ -9,7 +9,7 @@
 //! statement is a round trip to a worker thread, and a sync of fifty rooms
 //! used to make seven of them per room.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ use super::{DEFAULT_TIMELINE_LIMIT, SyncRequest, SyncToken};
 use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::service::ephemeral::ReceiptsWanted;
+use crate::service::rooms::MemberSummary;
 use crate::service::rooms::read::Position;
 use crate::service::tokens::Requester;
 
@@ -70,6 +71,10 @@ struct RoomPlan {
     prev_batch: String,
     /// State events to send, by id (filtered once read).
     state_ids: Vec<String>,
+    /// Events read for the timeline but left out of it (older than its
+    /// window, or filtered out): the state events to send are often among
+    /// them, and need not be read again.
+    spare: Vec<EventRow>,
     ephemeral: Vec<Value>,
     account_data: Vec<Value>,
     unread: (i64, i64),
@@ -84,6 +89,8 @@ struct Timeline {
     /// `Some(group)`: the state before the first event is that group's
     /// (`None`: empty, the room had no earlier event); `None`: unknown.
     state_before: Option<Option<i64>>,
+    /// Rows read but not in the window (see [`RoomPlan::spare`]).
+    spare: Vec<EventRow>,
 }
 
 impl Services {
@@ -168,7 +175,7 @@ impl Services {
         // Quiet rooms (no event since the token) need no timeline query.
         let quiet = !initial && !newly_joined && self.room_last_event(room_id).await? <= since.events;
         let timeline = if quiet {
-            Timeline { rows: Vec::new(), limited: false, state_before: None }
+            Timeline { rows: Vec::new(), limited: false, state_before: None, spare: Vec::new() }
         } else {
             let window = TimelineWindow { after, up_to: now.events, limit, membership: &membership.membership };
             self.timeline_window(requester, room_id, window, request, first_read).await?
@@ -238,6 +245,7 @@ impl Services {
         Ok(Some(RoomPlan {
             room_id: room_id.clone(),
             timeline: timeline.rows,
+            spare: timeline.spare,
             limited: timeline.limited,
             prev_batch,
             state_ids,
@@ -256,10 +264,23 @@ impl Services {
         request: &SyncRequest,
         plans: Vec<RoomPlan>,
     ) -> Result<serde_json::Map<String, Value>> {
-        let wanted: Vec<String> =
-            plans.iter().flat_map(|p| p.state_ids.iter().cloned()).collect::<HashSet<_>>().into_iter().collect();
-        let mut by_id: HashMap<String, EventRow> =
-            self.storage.events_by_id(&wanted).await?.into_iter().map(|row| (row.event_id.clone(), row)).collect();
+        let mut plans = plans;
+        // State events read already for the timelines are taken from there;
+        // the others are read with one query.
+        let mut by_id: HashMap<String, EventRow> = plans
+            .iter_mut()
+            .flat_map(|plan| std::mem::take(&mut plan.spare))
+            .map(|row| (row.event_id.clone(), row))
+            .collect();
+        let wanted: Vec<String> = plans
+            .iter()
+            .flat_map(|p| p.state_ids.iter())
+            .filter(|id| !by_id.contains_key(id.as_str()))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        by_id.extend(self.storage.events_by_id(&wanted).await?.into_iter().map(|row| (row.event_id.clone(), row)));
         let state_filter = &request.filter.room.state;
         let mut rows = Vec::new();
         let mut spans = Vec::with_capacity(plans.len());
@@ -323,6 +344,7 @@ impl Services {
         let filter = &request.filter.room.timeline;
         let wanted = usize::try_from(limit).unwrap_or(10);
         let mut collected = Vec::new();
+        let mut spare = Vec::new();
         let mut upper = up_to;
         let mut limited = false;
         // Positions and state groups of every event read, to find the one
@@ -342,14 +364,20 @@ impl Services {
             let Some(oldest) = batch.first() else { break };
             upper = oldest.stream_ordering - 1;
             seen.extend(batch.iter().map(|row| (row.stream_ordering, row.state_group)));
-            let passing: Vec<EventRow> = batch.into_iter().filter(|row| filter.allows_event(row)).collect();
+            let (passing, filtered_out): (Vec<EventRow>, Vec<EventRow>) =
+                batch.into_iter().partition(|row| filter.allows_event(row));
+            spare.extend(filtered_out);
             let visible = self.filter_visible_with(&requester.user_id, Some(membership), passing).await?;
             for row in visible.into_iter().rev() {
                 if collected.len() == wanted {
                     limited = true;
-                    break 'fetch;
+                    spare.push(row);
+                } else {
+                    collected.push(row);
                 }
-                collected.push(row);
+            }
+            if limited {
+                break 'fetch;
             }
             if exhausted {
                 break;
@@ -364,7 +392,7 @@ impl Services {
                 None => None,
             }
         });
-        Ok(Timeline { rows: collected, limited, state_before })
+        Ok(Timeline { rows: collected, limited, state_before, spare })
     }
 
     /// The room state after the last event at or before `position`.
@@ -405,28 +433,22 @@ impl Services {
         self.state_at(room_id, position - 1).await
     }
 
-    /// `summary`: heroes and member counts.
+    /// `summary`: heroes and member counts, from the memberships the
+    /// writer keeps in memory (from a copy of the room's state, loading it,
+    /// when they are not there).
     async fn room_summary(&self, requester: &Requester, room_id: &str) -> Result<Value> {
-        let state = self.room_state(room_id).await?;
-        let mut joined = 0;
-        let mut invited = 0;
-        let mut heroes = BTreeMap::new();
-        for ((event_type, user), entry) in &state.current {
-            if event_type != "m.room.member" {
-                continue;
+        let summary = match self.rooms.member_summary(room_id, &requester.user_id) {
+            Some(summary) => summary,
+            None => {
+                let members = self.room_state(room_id).await?.memberships();
+                MemberSummary::of(members.iter().map(|(u, m)| (u.as_str(), m.as_str())), &requester.user_id)
             }
-            let membership = entry.pdu.content_value().get("membership").and_then(Value::as_str).map(str::to_owned);
-            match membership.as_deref() {
-                Some("join") => joined += 1,
-                Some("invite") => invited += 1,
-                _ => continue,
-            }
-            if user != &requester.user_id {
-                heroes.insert(user.clone(), ());
-            }
-        }
-        let heroes: Vec<&String> = heroes.keys().take(5).collect();
-        Ok(json!({"m.heroes": heroes, "m.joined_member_count": joined, "m.invited_member_count": invited}))
+        };
+        Ok(json!({
+            "m.heroes": summary.heroes,
+            "m.joined_member_count": summary.joined,
+            "m.invited_member_count": summary.invited,
+        }))
     }
 }
 
