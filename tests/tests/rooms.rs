@@ -167,6 +167,22 @@ async fn sending_is_idempotent_per_device_and_txn() {
     let phone = server.client().with_token(login["access_token"].as_str().unwrap());
     let (_, other) = phone.put(&path, &json!({"msgtype": "m.text", "body": "once"})).await;
     assert_ne!(other["event_id"], first["event_id"]);
+    // Each device sees the transaction id of its own event only, in
+    // `/messages`, `/event` and `/sync`.
+    let txn_of = |page: &Value, event_id: &Value| {
+        page["chunk"].as_array().unwrap().iter().find(|e| e["event_id"] == *event_id).unwrap()["unsigned"]
+            ["transaction_id"]
+            .clone()
+    };
+    let (_, laptop_page) = alice.get(&rooms(&room_id, "messages?dir=b&limit=50")).await;
+    let (_, phone_page) = phone.get(&rooms(&room_id, "messages?dir=b&limit=50")).await;
+    assert_eq!(txn_of(&laptop_page, &first["event_id"]), "txn-1");
+    assert_eq!(txn_of(&laptop_page, &other["event_id"]), Value::Null);
+    assert_eq!(txn_of(&phone_page, &other["event_id"]), "txn-1");
+    assert_eq!(txn_of(&phone_page, &first["event_id"]), Value::Null);
+    let event_path = rooms(&room_id, &format!("event/{}", encode(first["event_id"].as_str().unwrap())));
+    assert_eq!(alice.get(&event_path).await.1["unsigned"]["transaction_id"], "txn-1");
+    assert_eq!(phone.get(&event_path).await.1["unsigned"].get("transaction_id"), None);
 }
 
 #[tokio::test]

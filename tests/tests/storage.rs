@@ -85,6 +85,12 @@ async fn old_transaction_ids_are_pruned() {
     assert!(storage.prune_txn_ids(trellis_storage_now() + 1).await.unwrap() >= 1);
     let (_, after) = alice.put(&path, &body).await;
     assert_ne!(first["event_id"], after["event_id"], "a pruned transaction id sends anew");
+    // The event keeps its transaction id for its device, as in Synapse.
+    let messages = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=10", trellis_tests::client::encode(&room));
+    let (_, page) = alice.get(&messages).await;
+    let chunk = page["chunk"].as_array().unwrap();
+    let served = chunk.iter().find(|e| e["event_id"] == first["event_id"]).unwrap();
+    assert_eq!(served["unsigned"]["transaction_id"], "txn-1");
 }
 
 fn trellis_storage_now() -> i64 {

@@ -50,10 +50,13 @@ pub struct EventRow {
     pub json: String,
     /// The redaction that redacted it.
     pub redacted_by: Option<String>,
+    /// The sender's device and transaction id, when a local client sent
+    /// it: served back to that device as `unsigned.transaction_id`.
+    pub txn: Option<(String, String)>,
 }
 
 const COLUMNS: &str = "stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
-                       origin_server_ts, state_group, json, redacted_by";
+                       origin_server_ts, state_group, json, redacted_by, txn_device, txn_id";
 
 /// [`COLUMNS`], each qualified with a table alias.
 fn prefixed_columns(alias: &str) -> String {
@@ -73,6 +76,10 @@ fn from_row(row: &AnyRow) -> StorageResult<EventRow> {
         state_group: row.try_get(8)?,
         json: row.try_get(9)?,
         redacted_by: row.try_get(10)?,
+        txn: match (row.try_get::<Option<String>, _>(11)?, row.try_get::<Option<String>, _>(12)?) {
+            (Some(device), Some(txn)) => Some((device, txn)),
+            _ => None,
+        },
     })
 }
 
@@ -358,15 +365,6 @@ impl Storage {
             sqlx::query("DELETE FROM event_txn_ids WHERE created_ts < $1").bind(before_ts).execute(&self.write).await?;
         Ok(done.rows_affected())
     }
-
-    /// The (device, txn id) that sent an event, if a local client did.
-    pub async fn txn_of_event(&self, event_id: &str) -> StorageResult<Option<(String, String, String)>> {
-        let row = sqlx::query("SELECT user_id, device_id, txn_id FROM event_txn_ids WHERE event_id = $1")
-            .bind(event_id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()
-    }
 }
 
 /// A relation pointing at an event.
@@ -394,7 +392,7 @@ impl Storage {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json_list(parents)).fetch_all(&self.read).await?;
         rows.iter()
             .map(|row| {
-                Ok(RelationRow { relates_to: row.try_get(11)?, rel_type: row.try_get(12)?, event: from_row(row)? })
+                Ok(RelationRow { relates_to: row.try_get(13)?, rel_type: row.try_get(14)?, event: from_row(row)? })
             })
             .collect()
     }
@@ -517,26 +515,5 @@ impl Storage {
             .bind(event_id)
             .fetch_all(&self.read)
             .await?)
-    }
-}
-
-impl Storage {
-    /// (device, txn id) of each of `event_ids` that a local client sent.
-    pub async fn txns_of_events(
-        &self,
-        event_ids: &[String],
-    ) -> StorageResult<std::collections::HashMap<String, (String, String)>> {
-        let mut out = std::collections::HashMap::new();
-        if event_ids.is_empty() {
-            return Ok(out);
-        }
-        let sql = format!(
-            "SELECT event_id, device_id, txn_id FROM event_txn_ids WHERE event_id IN ({})",
-            json_text_list(self.backend(), 1)
-        );
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json_list(event_ids)).fetch_all(&self.read).await? {
-            out.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-        }
-        Ok(out)
     }
 }

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_login_tokens"),
     migration!(11, "0011_fewer_write_indexes"),
     migration!(12, "0012_events_rowid_key"),
+    migration!(13, "0013_txn_on_events"),
 ];
 
 /// The newest schema version this binary can write.
@@ -186,8 +187,9 @@ mod tests {
         }
     }
 
-    /// Migrations 11 and 12 rebuild five tables on SQLite: rows written
-    /// under schema 10 must come through, and the new keys must hold.
+    /// Migrations 11 to 13 rebuild five tables on SQLite and move transaction
+    /// ids onto events: rows written under schema 10 must come through, and
+    /// the new keys must hold.
     #[tokio::test]
     async fn table_rebuilds_keep_their_rows() {
         let (_dir, pool) = crate::test_db::temp_sqlite().await;
@@ -205,7 +207,9 @@ mod tests {
              INSERT INTO events (stream_ordering, event_id, room_id, event_type, sender, depth, origin_server_ts, \
                                  json, relates_to, rel_type) \
              VALUES (5, '$a', '!r', 'm.room.message', '@w', 3, 10, '{}', NULL, NULL), \
-                    (-2, '$old', '!r', 'm.room.message', '@w', 1, 9, '{}', '$a', 'm.thread');",
+                    (-2, '$old', '!r', 'm.room.message', '@w', 1, 9, '{}', '$a', 'm.thread'); \
+             INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) \
+             VALUES ('@w', 'DEV', 'txn-7', '$a', 10);",
         )
         .execute(&pool)
         .await
@@ -252,13 +256,23 @@ mod tests {
                 .unwrap();
         assert_eq!(auth, vec![("$c".to_owned(),), ("$p".to_owned(),)]);
 
-        // The stream ordering is now the rowid, negative ones included.
-        let events: Vec<(i64, i64, String, Option<String>)> =
-            sqlx::query_as("SELECT rowid, stream_ordering, event_id, relates_to FROM events ORDER BY stream_ordering")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        assert_eq!(events, vec![(-2, -2, "$old".to_owned(), Some("$a".to_owned())), (5, 5, "$a".to_owned(), None)]);
+        // The stream ordering is now the rowid, negative ones included, and
+        // the transaction id moved onto the event (13).
+        type Event = (i64, i64, String, Option<String>, Option<String>, Option<String>);
+        let events: Vec<Event> = sqlx::query_as(
+            "SELECT rowid, stream_ordering, event_id, relates_to, txn_device, txn_id FROM events \
+             ORDER BY stream_ordering",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![
+                (-2, -2, "$old".to_owned(), Some("$a".to_owned()), None, None),
+                (5, 5, "$a".to_owned(), None, Some("DEV".to_owned()), Some("txn-7".to_owned())),
+            ]
+        );
         let related: Vec<(String,)> =
             sqlx::query_as("SELECT event_id FROM events WHERE relates_to = '$a'").fetch_all(&pool).await.unwrap();
         assert_eq!(related, vec![("$old".to_owned(),)]);

@@ -117,13 +117,15 @@ fn add_event_rows<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], p
                 Bound::Text(event.json),
                 Bound::MaybeText(event.relation.map(|r| r.0)),
                 Bound::MaybeText(event.relation.map(|r| r.1)),
+                Bound::MaybeText(event.txn.map(|(_, device, _)| device)),
+                Bound::MaybeText(event.txn.map(|(_, _, txn)| txn)),
             ]
         })
         .collect();
     script.push_rows(
         "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, sender, depth, \
-         origin_server_ts, state_group, json, relates_to, rel_type)",
-        &["?"; 12],
+         origin_server_ts, state_group, json, relates_to, rel_type, txn_device, txn_id)",
+        &["?"; 14],
         values,
     );
 }

@@ -72,23 +72,16 @@ pub struct MessagesPage {
 }
 
 impl Services {
-    /// The client view of a stored event for `viewer`: `unsigned` with
-    /// `age`, the sender's own `transaction_id`, and `redacted_because`.
+    /// The client view of a stored event for `viewer`, without bundled
+    /// aggregations: `unsigned` with `age`, the sender's own
+    /// `transaction_id` (only for the device that sent it, as the spec
+    /// says; kept on the event row, as Synapse keeps it in the event's
+    /// internal metadata), and `redacted_because`.
     pub async fn client_view(&self, row: &EventRow, viewer: Option<&Requester>) -> Result<Value> {
-        let txn = match viewer.filter(|v| v.user_id == row.sender) {
-            Some(viewer) => self
-                .storage
-                .txn_of_event(&row.event_id)
-                .await?
-                .filter(|(_, device, _)| *device == viewer.device_id)
-                .map(|(_, _, txn)| txn),
-            None => None,
-        };
-        self.client_view_with_txn(row, txn).await
-    }
-
-    /// The client view with the transaction id already looked up.
-    async fn client_view_with_txn(&self, row: &EventRow, txn: Option<String>) -> Result<Value> {
+        let txn = viewer
+            .filter(|viewer| viewer.user_id == row.sender)
+            .and_then(|viewer| row.txn.as_ref().filter(|(device, _)| *device == viewer.device_id))
+            .map(|(_, txn)| txn.clone());
         let mut unsigned = Map::new();
         unsigned.insert("age".into(), json!(now_ms().saturating_sub(row.origin_server_ts).max(0)));
         if let Some(txn) = txn {
@@ -117,23 +110,9 @@ impl Services {
     /// Client views of several events, with bundled aggregations.
     pub async fn client_views(&self, rows: &[EventRow], viewer: Option<&Requester>) -> Result<Vec<Value>> {
         let bundles = self.bundled_aggregations(rows, viewer).await?;
-        // One query for the transaction ids of the viewer's own events.
-        let txns = match viewer {
-            Some(viewer) => {
-                let own: Vec<String> =
-                    rows.iter().filter(|r| r.sender == viewer.user_id).map(|r| r.event_id.clone()).collect();
-                let mut found = self.storage.txns_of_events(&own).await?;
-                found.retain(|_, (device, _)| *device == viewer.device_id);
-                found
-            }
-            None => Default::default(),
-        };
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            // Looked up, not taken: an event may appear twice (in the
-            // timeline and in `state_after`).
-            let txn = txns.get(&row.event_id).map(|(_, txn)| txn.clone());
-            let mut event = self.client_view_with_txn(row, txn).await?;
+            let mut event = self.client_view(row, viewer).await?;
             if let Some(bundle) = bundles.get(&row.event_id) {
                 event["unsigned"]["m.relations"] = Value::Object(bundle.clone());
             }
