@@ -4,28 +4,31 @@
 -- indexes on random event ids each dirtied a page of their own per event,
 -- all of it written to the WAL at commit.
 
--- The DAG's edge tables are only ever read by their key: stored as that
--- key alone (WITHOUT ROWID), each edge is written to one B-tree, not two.
--- Nothing looks events up by the events they point to, so the index on
--- prev_event_id goes.
-CREATE TABLE event_edges_by_key (
-    event_id TEXT NOT NULL,
+-- The DAG's edge tables are keyed by the stream ordering of the event they
+-- leave from (the events of a commit have consecutive ones), so that a
+-- commit appends to the end of each table instead of writing a page at a
+-- random place per event, and stored as that key alone (WITHOUT ROWID): one
+-- B-tree each. They are read by event id through `events`. Nothing looks
+-- events up by the events they point to, so the index on prev_event_id goes.
+CREATE TABLE event_edges_by_stream (
+    stream_ordering INTEGER NOT NULL,
     prev_event_id TEXT NOT NULL,
     room_id TEXT NOT NULL,
-    PRIMARY KEY (event_id, prev_event_id)
+    PRIMARY KEY (stream_ordering, prev_event_id)
 ) WITHOUT ROWID;
-INSERT INTO event_edges_by_key (event_id, prev_event_id, room_id)
-    SELECT event_id, prev_event_id, room_id FROM event_edges;
+INSERT INTO event_edges_by_stream (stream_ordering, prev_event_id, room_id)
+    SELECT e.stream_ordering, x.prev_event_id, x.room_id FROM event_edges x JOIN events e ON e.event_id = x.event_id;
 DROP TABLE event_edges;
-ALTER TABLE event_edges_by_key RENAME TO event_edges;
-CREATE TABLE event_auth_edges_by_key (
-    event_id TEXT NOT NULL,
+ALTER TABLE event_edges_by_stream RENAME TO event_edges;
+CREATE TABLE event_auth_edges_by_stream (
+    stream_ordering INTEGER NOT NULL,
     auth_event_id TEXT NOT NULL,
-    PRIMARY KEY (event_id, auth_event_id)
+    PRIMARY KEY (stream_ordering, auth_event_id)
 ) WITHOUT ROWID;
-INSERT INTO event_auth_edges_by_key (event_id, auth_event_id) SELECT event_id, auth_event_id FROM event_auth_edges;
+INSERT INTO event_auth_edges_by_stream (stream_ordering, auth_event_id)
+    SELECT e.stream_ordering, x.auth_event_id FROM event_auth_edges x JOIN events e ON e.event_id = x.event_id;
 DROP TABLE event_auth_edges;
-ALTER TABLE event_auth_edges_by_key RENAME TO event_auth_edges;
+ALTER TABLE event_auth_edges_by_stream RENAME TO event_auth_edges;
 
 -- Push actions become one B-tree, keyed the way unread counts read them;
 -- one action per (user, event) keeps the key unique. The event id is

@@ -501,19 +501,26 @@ impl Storage {
 impl Storage {
     /// The DAG edges out of an event: (prev event, room).
     pub async fn prev_events_of(&self, event_id: &str) -> StorageResult<Vec<(String, String)>> {
-        let rows =
-            sqlx::query("SELECT prev_event_id, room_id FROM event_edges WHERE event_id = $1 ORDER BY prev_event_id")
-                .bind(event_id)
-                .fetch_all(&self.read)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT x.prev_event_id, x.room_id FROM events e \
+             JOIN event_edges x ON x.stream_ordering = e.stream_ordering \
+             WHERE e.event_id = $1 ORDER BY x.prev_event_id",
+        )
+        .bind(event_id)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
     }
 
     /// The auth events recorded for an event.
     pub async fn auth_events_of(&self, event_id: &str) -> StorageResult<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT auth_event_id FROM event_auth_edges WHERE event_id = $1 ORDER BY auth_event_id")
-            .bind(event_id)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT x.auth_event_id FROM events e \
+             JOIN event_auth_edges x ON x.stream_ordering = e.stream_ordering \
+             WHERE e.event_id = $1 ORDER BY x.auth_event_id",
+        )
+        .bind(event_id)
+        .fetch_all(&self.read)
+        .await?)
     }
 }

@@ -243,18 +243,19 @@ mod tests {
         .unwrap();
         assert_eq!(found, vec![("$a".to_owned(),)]);
 
-        let edges: Vec<(String, String)> =
-            sqlx::query_as("SELECT prev_event_id, room_id FROM event_edges WHERE event_id = '$a'")
+        // Edges are keyed by the stream ordering of the event they leave.
+        let edges: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT stream_ordering, prev_event_id, room_id FROM event_edges")
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-        assert_eq!(edges, vec![("$old".to_owned(), "!r".to_owned())]);
-        let auth: Vec<(String,)> =
-            sqlx::query_as("SELECT auth_event_id FROM event_auth_edges WHERE event_id = '$a' ORDER BY auth_event_id")
+        assert_eq!(edges, vec![(5, "$old".to_owned(), "!r".to_owned())]);
+        let auth: Vec<(i64, String)> =
+            sqlx::query_as("SELECT stream_ordering, auth_event_id FROM event_auth_edges ORDER BY auth_event_id")
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-        assert_eq!(auth, vec![("$c".to_owned(),), ("$p".to_owned(),)]);
+        assert_eq!(auth, vec![(5, "$c".to_owned()), (5, "$p".to_owned())]);
 
         // The stream ordering is now the rowid, negative ones included, and
         // the transaction id moved onto the event (13).

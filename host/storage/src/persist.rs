@@ -85,7 +85,7 @@ pub async fn persist_all<'a>(
     let first = reserve_stream_positions(&mut *conn, STREAM, events.len()).await?;
     let positions: Vec<i64> = (0..events.len()).map(|i| first + i64::try_from(i).unwrap_or(i64::MAX)).collect();
     add_event_rows(script, events, &positions);
-    add_edges(script, events);
+    add_edges(script, events, &positions);
     add_extremities(script, events);
     add_transactions(script, events);
     for (event, position) in events.iter().zip(&positions) {
@@ -130,19 +130,23 @@ fn add_event_rows<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], p
     );
 }
 
-fn add_edges<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>]) {
+/// The edges are keyed by the new events' stream positions, so that they
+/// are appended at the end of their tables.
+fn add_edges<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], positions: &[i64]) {
     let prev = events
         .iter()
-        .flat_map(|e| {
-            e.prev_events.iter().flat_map(|p| [Bound::Text(e.event_id), Bound::Text(p), Bound::Text(e.room_id)])
+        .zip(positions)
+        .flat_map(|(e, position)| {
+            e.prev_events.iter().flat_map(|p| [Bound::Int(*position), Bound::Text(p), Bound::Text(e.room_id)])
         })
         .collect();
-    script.push_rows("INSERT INTO event_edges (event_id, prev_event_id, room_id)", &["?"; 3], prev);
+    script.push_rows("INSERT INTO event_edges (stream_ordering, prev_event_id, room_id)", &["?"; 3], prev);
     let auth = events
         .iter()
-        .flat_map(|e| e.auth_events.iter().flat_map(|a| [Bound::Text(e.event_id), Bound::Text(a)]))
+        .zip(positions)
+        .flat_map(|(e, position)| e.auth_events.iter().flat_map(|a| [Bound::Int(*position), Bound::Text(a)]))
         .collect();
-    script.push_rows("INSERT INTO event_auth_edges (event_id, auth_event_id)", &["?"; 2], auth);
+    script.push_rows("INSERT INTO event_auth_edges (stream_ordering, auth_event_id)", &["?"; 2], auth);
 }
 
 /// Every prev event stops being a forward extremity; every new event that
