@@ -63,11 +63,6 @@ async fn store_within_quota(
     Ok(true)
 }
 
-/// `$2, $3, …` placeholders for an `IN` list starting at `$first`.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
-}
-
 impl Storage {
     /// A value of a plugin's store.
     pub async fn plugin_kv_get(&self, plugin: &str, key: &str) -> StorageResult<Option<Vec<u8>>> {
@@ -193,7 +188,7 @@ impl Storage {
         let sql = format!(
             "SELECT plugin, timer_id, due_ts, interval_ms, payload FROM plugin_timers \
              WHERE due_ts <= $1 AND plugin IN ({}) ORDER BY due_ts LIMIT {limit}",
-            placeholders(2, plugins.len())
+            crate::sql::placeholders(plugins.len(), 2)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
         for plugin in plugins {
@@ -207,7 +202,10 @@ impl Storage {
         if plugins.is_empty() {
             return Ok(None);
         }
-        let sql = format!("SELECT MIN(due_ts) FROM plugin_timers WHERE plugin IN ({})", placeholders(1, plugins.len()));
+        let sql = format!(
+            "SELECT MIN(due_ts) FROM plugin_timers WHERE plugin IN ({})",
+            crate::sql::placeholders(plugins.len(), 1)
+        );
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
         for plugin in plugins {
             query = query.bind(plugin);

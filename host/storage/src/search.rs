@@ -256,17 +256,12 @@ pub struct SearchHit {
     pub rank: f64,
 }
 
-/// Appends `$n, $n+1, …` for `count` values, returning the list text.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 impl EventSearch<'_> {
     /// The backend's FROM/WHERE part and how the rank is computed. Binds:
     /// `$1` the query, then the rooms, then the keys.
     fn sql_from_where(&self, postgres: bool) -> (String, &'static str) {
-        let rooms = placeholders(2, self.room_ids.len());
-        let keys = placeholders(2 + self.room_ids.len(), self.keys.len());
+        let rooms = crate::sql::placeholders(self.room_ids.len(), 2);
+        let keys = crate::sql::placeholders(self.keys.len(), 2 + self.room_ids.len());
         if postgres {
             (
                 format!(
