@@ -262,9 +262,8 @@ impl Services {
         &self,
         requester: &Requester,
         request: &SyncRequest,
-        plans: Vec<RoomPlan>,
+        mut plans: Vec<RoomPlan>,
     ) -> Result<serde_json::Map<String, Value>> {
-        let mut plans = plans;
         // State events read already for the timelines are taken from there;
         // the others are read with one query.
         let mut by_id: HashMap<String, EventRow> = plans
