@@ -34,9 +34,14 @@ struct MemberFields<'a> {
     displayname: Option<&'a serde_json::value::RawValue>,
 }
 
-/// A raw JSON value as a string, if it is one.
-fn raw_str(raw: Option<&serde_json::value::RawValue>) -> Option<String> {
-    raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
+/// A raw JSON value as a string, if it is one: borrowed from the JSON
+/// unless it holds escapes (this runs for every member of every event).
+fn raw_str(raw: Option<&serde_json::value::RawValue>) -> Option<std::borrow::Cow<'_, str>> {
+    let text = raw?.get();
+    match serde_json::from_str::<&str>(text) {
+        Ok(borrowed) => Some(std::borrow::Cow::Borrowed(borrowed)),
+        Err(_) => serde_json::from_str::<String>(text).ok().map(std::borrow::Cow::Owned),
+    }
 }
 
 /// What push rules decided for one member.
@@ -124,7 +129,7 @@ impl Services {
             if user_id == sender || !user_id.ends_with(&local_suffix) {
                 continue;
             }
-            members.push((user_id.clone(), raw_str(content.displayname)));
+            members.push((user_id.clone(), raw_str(content.displayname).map(std::borrow::Cow::into_owned)));
         }
         if members.is_empty() {
             return Ok(Vec::new());
