@@ -108,7 +108,7 @@ impl Tokens {
                 let result: trellis_storage::StorageResult<()> = async {
                     let mut tx = storage.begin().await?;
                     tokens::mark_access_token_used(&mut tx, id).await?;
-                    Ok(tx.commit().await?)
+                    tx.commit().await
                 }
                 .await;
                 if let Err(err) = result {

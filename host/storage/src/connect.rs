@@ -2,15 +2,16 @@
 //!
 //! SQLite allows one writer at a time. Rather than let several pooled
 //! connections fight over the write lock (and answer `SQLITE_BUSY`), writes
-//! go through a pool of exactly one connection while reads use their own
+//! go through exactly one connection ([`crate::writer`]) while reads use a
 //! pool; WAL mode lets the readers run beside the writer. PostgreSQL handles
-//! concurrency itself, so both handles share one pool there.
+//! concurrency itself, so writes and reads share one pool there.
 
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 
+use crate::writer::Writer;
 use crate::{StorageResult, migrate};
 
 /// Which database engine a [`Storage`] talks to.
@@ -52,8 +53,8 @@ pub struct Storage {
     backend: Backend,
     /// Resolved state groups (immutable, so never invalidated).
     pub(crate) state_cache: std::sync::Arc<crate::state::StateGroupCache>,
-    /// Pool used for statements that write.
-    pub(crate) write: AnyPool,
+    /// Where statements that write go.
+    pub(crate) write: Writer,
     /// Pool used for read-only statements.
     pub(crate) read: AnyPool,
 }
@@ -71,10 +72,14 @@ impl Storage {
                     "EXTRA" => "EXTRA",
                     _ => "NORMAL",
                 };
-                let write = sqlite_pool(options.clone(), 1, synchronous).await?;
-                // The writer runs migrations before any reader exists, so the
-                // readers never see a half-migrated schema.
-                migrate::run(&write, Backend::Sqlite).await?;
+                // Migrations run before any reader exists, so the readers
+                // never see a half-migrated schema.
+                let migrating = sqlite_pool(options.clone(), 1, synchronous).await?;
+                migrate::run(&migrating, Backend::Sqlite).await?;
+                migrating.close().await;
+                let mut conn: AnyConnection = options.connect().await?;
+                conn.execute(sqlx::AssertSqlSafe(sqlite_pragmas(synchronous))).await?;
+                let write = Writer::sqlite(conn).await?;
                 let read = sqlite_pool(options, settings.max_connections.max(1), synchronous).await?;
                 Self { backend: Backend::Sqlite, write, read, state_cache: Default::default() }
             }
@@ -85,7 +90,8 @@ impl Storage {
                     .connect_with(options)
                     .await?;
                 migrate::run(&pool, Backend::Postgres).await?;
-                Self { backend: Backend::Postgres, write: pool.clone(), read: pool, state_cache: Default::default() }
+                let write = Writer::Pool(pool.clone());
+                Self { backend: Backend::Postgres, write, read: pool, state_cache: Default::default() }
             }
         };
         Ok(storage)
@@ -116,10 +122,26 @@ impl Storage {
     pub fn pool_stats(&self) -> (PoolStats, PoolStats) {
         let stats =
             |pool: &AnyPool| PoolStats { size: pool.size(), idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX) };
-        (stats(&self.write), stats(&self.read))
+        (self.write.stats(), stats(&self.read))
     }
 }
 
+/// Settings every SQLite connection gets. temp_store: statement journals
+/// of multi-row writes stay in memory. wal_autocheckpoint: checkpoints run
+/// from a background task (Storage::checkpoint) instead of inside
+/// whichever request's commit crosses the threshold; the high limit is
+/// only a safety net should that task stop.
+fn sqlite_pragmas(synchronous: &str) -> String {
+    format!(
+        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+         PRAGMA busy_timeout = 10000; PRAGMA synchronous = {synchronous}; \
+         PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 20000;"
+    )
+}
+
+/// A pool of SQLite connections. No connection is pinged before it is
+/// handed out (sqlx's default): that costs a command to the connection's
+/// thread and back, and an open SQLite connection cannot have gone away.
 async fn sqlite_pool(
     options: AnyConnectOptions,
     max_connections: u32,
@@ -128,37 +150,17 @@ async fn sqlite_pool(
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                // temp_store: statement journals of multi-row writes stay in
-                // memory. wal_autocheckpoint: checkpoints run from a
-                // background task (Storage::checkpoint) instead of inside
-                // whichever request's commit crosses the threshold; the high
-                // limit is only a safety net should that task stop.
-                let pragmas = format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA busy_timeout = 10000; PRAGMA synchronous = {synchronous}; \
-                     PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 20000;"
-                );
-                conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                conn.execute(sqlx::AssertSqlSafe(sqlite_pragmas(synchronous))).await?;
                 Ok(())
             })
         })
         .connect_with(options)
         .await?;
     Ok(pool)
-}
-
-/// A write transaction; commit it or drop it to roll back.
-pub type WriteTx = sqlx::Transaction<'static, sqlx::Any>;
-
-impl Storage {
-    /// Starts a transaction on the writer. Dropping it without `commit`
-    /// rolls everything back, so a cancelled request leaves nothing behind.
-    pub async fn begin(&self) -> StorageResult<WriteTx> {
-        Ok(self.write.begin().await?)
-    }
 }
 
 /// Advances the named stream counter and returns its new position.

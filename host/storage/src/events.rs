@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use crate::sql::{json_list, json_text_list};
 use crate::{Backend, Connection, Storage, StorageResult, next_stream_position, now_ms};
 
-pub use crate::persist::{PersistEvent, STREAM};
+pub use crate::persist::PersistEvent;
 
 /// An event a client transaction produced earlier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,8 +361,10 @@ impl Storage {
     /// how many. After that a retry with the same transaction id sends a new
     /// event, which is what Synapse does after 24 hours too.
     pub async fn prune_txn_ids(&self, before_ts: i64) -> StorageResult<u64> {
-        let done =
-            sqlx::query("DELETE FROM event_txn_ids WHERE created_ts < $1").bind(before_ts).execute(&self.write).await?;
+        let done = sqlx::query("DELETE FROM event_txn_ids WHERE created_ts < $1")
+            .bind(before_ts)
+            .execute(&mut *self.write_conn().await?)
+            .await?;
         Ok(done.rows_affected())
     }
 }

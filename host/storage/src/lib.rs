@@ -32,10 +32,12 @@ pub mod state;
 pub mod tokens;
 pub mod uia;
 pub mod users;
+mod writer;
 
-pub use connect::{Backend, DatabaseSettings, PoolStats, Storage, WriteTx, next_stream_position};
+pub use connect::{Backend, DatabaseSettings, PoolStats, Storage, next_stream_position};
 pub use error::{StorageError, StorageResult};
 pub use sqlx::AnyConnection as Connection;
+pub use writer::{ScriptTx, WriteConn, WriteTx};
 
 /// Milliseconds since the Unix epoch, the unit of every timestamp column.
 pub fn now_ms() -> i64 {

@@ -31,7 +31,7 @@ impl Storage {
         .bind(user_id)
         .bind(auth_provider)
         .bind(expires_ts)
-        .execute(&self.write)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -43,7 +43,7 @@ impl Storage {
         let row =
             sqlx::query("DELETE FROM login_tokens WHERE token_hash = $1 RETURNING user_id, auth_provider, expires_ts")
                 .bind(token_hash)
-                .fetch_optional(&self.write)
+                .fetch_optional(&mut *self.write_conn().await?)
                 .await?;
         row.map(|row| {
             Ok(LoginTokenRow {
@@ -57,7 +57,10 @@ impl Storage {
 
     /// Deletes expired tokens; returns how many.
     pub async fn prune_login_tokens(&self, now: i64) -> StorageResult<u64> {
-        let done = sqlx::query("DELETE FROM login_tokens WHERE expires_ts < $1").bind(now).execute(&self.write).await?;
+        let done = sqlx::query("DELETE FROM login_tokens WHERE expires_ts < $1")
+            .bind(now)
+            .execute(&mut *self.write_conn().await?)
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -6,17 +6,16 @@
 //! event, and the statements go into a [`Script`] that the caller runs with
 //! the batch's search entries and push actions: on SQLite every command is
 //! a round trip to the connection's worker thread, and that round trip, not
-//! the insert, is most of the cost of a small write, so the whole batch
-//! costs two (positions, then the script). Several messages sent to one
-//! room at the same moment therefore cost little more than one.
+//! the insert, is most of the cost of a small write. On SQLite the stream
+//! positions come from memory ([`crate::writer`]) and a batch of message
+//! events costs one round trip from `BEGIN` to `COMMIT`. Several messages
+//! sent to one room at the same moment therefore cost little more than
+//! one.
 
 use std::collections::HashSet;
 
+use crate::now_ms;
 use crate::script::{Bound, ROWS_PER_STATEMENT, Script};
-use crate::{Connection, StorageResult, now_ms};
-
-/// Stream name for event positions.
-pub const STREAM: &str = "events";
 
 /// What is written for one new, fully-known event.
 #[derive(Debug, Clone)]
@@ -51,38 +50,18 @@ pub struct PersistEvent<'a> {
     pub txn: Option<(&'a str, &'a str, &'a str)>,
 }
 
-/// Reserves `count` consecutive positions of a stream counter and returns
-/// the first. One statement however many are taken.
-pub async fn reserve_stream_positions(conn: &mut Connection, stream: &str, count: usize) -> StorageResult<i64> {
-    let count = i64::try_from(count).unwrap_or(i64::MAX);
-    let last: i64 = sqlx::query_scalar(
-        "INSERT INTO stream_positions (stream_name, position) VALUES ($1, $2) \
-         ON CONFLICT (stream_name) DO UPDATE SET position = stream_positions.position + $2 \
-         RETURNING position",
-    )
-    .bind(stream)
-    .bind(count)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(last - count + 1)
-}
-
-/// Reserves stream positions for new events of one room and adds their
-/// rows to `script`; returns the positions (consecutive, in the events'
-/// order). An event may name earlier events of the batch as its prev
+/// Adds the rows of new events of one room to `script`, at consecutive
+/// stream positions from `first` (reserved by the caller's transaction,
+/// see [`crate::WriteTx::reserve_event_positions`]); returns the
+/// positions, in the events' order. An event may name earlier events of the batch as its prev
 /// events; the forward extremities left are the events no other event of
 /// the batch points at. Run the script inside the transaction that also
 /// wrote the events' state groups, so that either all of it exists or none
 /// of it does.
-pub async fn persist_all<'a>(
-    conn: &mut Connection,
-    script: &mut Script<'a>,
-    events: &'a [PersistEvent<'a>],
-) -> StorageResult<Vec<i64>> {
+pub fn persist_all<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], first: i64) -> Vec<i64> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    let first = reserve_stream_positions(&mut *conn, STREAM, events.len()).await?;
     let positions: Vec<i64> = (0..events.len()).map(|i| first + i64::try_from(i).unwrap_or(i64::MAX)).collect();
     add_event_rows(script, events, &positions);
     add_edges(script, events, &positions);
@@ -96,7 +75,7 @@ pub async fn persist_all<'a>(
             }
         }
     }
-    Ok(positions)
+    positions
 }
 
 fn add_event_rows<'a>(script: &mut Script<'a>, events: &'a [PersistEvent<'a>], positions: &[i64]) {

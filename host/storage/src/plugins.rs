@@ -135,7 +135,7 @@ impl Storage {
         let done = sqlx::query("DELETE FROM plugin_kv WHERE plugin = $1 AND key = $2")
             .bind(plugin)
             .bind(key)
-            .execute(&self.write)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -165,7 +165,7 @@ impl Storage {
         .bind(timer.due_ts)
         .bind(timer.interval_ms)
         .bind(&timer.payload)
-        .execute(&self.write)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
@@ -175,7 +175,7 @@ impl Storage {
         let done = sqlx::query("DELETE FROM plugin_timers WHERE plugin = $1 AND timer_id = $2")
             .bind(plugin)
             .bind(timer_id)
-            .execute(&self.write)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -194,7 +194,7 @@ impl Storage {
         for plugin in plugins {
             query = query.bind(plugin);
         }
-        query.fetch_all(&self.write).await?.iter().map(timer_from_row).collect()
+        query.fetch_all(&mut *self.write_conn().await?).await?.iter().map(timer_from_row).collect()
     }
 
     /// When the next timer of the named plugins is due.
@@ -210,7 +210,7 @@ impl Storage {
         for plugin in plugins {
             query = query.bind(plugin);
         }
-        Ok(query.fetch_one(&self.write).await?)
+        Ok(query.fetch_one(&mut *self.write_conn().await?).await?)
     }
 
     /// After a timer fired: a one-shot timer is deleted and a repeating one
@@ -223,7 +223,7 @@ impl Storage {
                     .bind(&timer.plugin)
                     .bind(&timer.timer_id)
                     .bind(timer.due_ts)
-                    .execute(&self.write)
+                    .execute(&mut *self.write_conn().await?)
                     .await?;
             }
             Some(interval) => {
@@ -233,7 +233,7 @@ impl Storage {
                     .bind(&timer.timer_id)
                     .bind(timer.due_ts)
                     .bind(next)
-                    .execute(&self.write)
+                    .execute(&mut *self.write_conn().await?)
                     .await?;
             }
         }
@@ -250,7 +250,7 @@ impl Storage {
         .bind(provider)
         .bind(external_id)
         .bind(user_id)
-        .execute(&self.write)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }

@@ -49,6 +49,19 @@ impl<'a> Script<'a> {
         Self { one_round_trip: conn.backend_name() == "SQLite", statements: Vec::new(), bound: 0 }
     }
 
+    /// An empty script for SQLite.
+    pub(crate) fn for_sqlite() -> Self {
+        Self { one_round_trip: true, statements: Vec::new(), bound: 0 }
+    }
+
+    /// Opens the statements with `BEGIN IMMEDIATE` and closes them with
+    /// `COMMIT`, for a transaction sent whole (SQLite only). Should a
+    /// statement fail, the rest, `COMMIT` included, does not run.
+    pub(crate) fn wrap_in_transaction(&mut self) {
+        self.statements.insert(0, ("BEGIN IMMEDIATE".to_owned(), Vec::new()));
+        self.statements.push(("COMMIT".to_owned(), Vec::new()));
+    }
+
     /// Whether the script is for SQLite (else PostgreSQL), for statements
     /// whose SQL differs between them.
     pub fn on_sqlite(&self) -> bool {

@@ -43,7 +43,7 @@ fn is_postgres(conn: &Connection) -> bool {
 /// Adds new events to the search index, as statements of the events'
 /// write script: the rows, and on SQLite their FTS5 text under the same
 /// rowids (PostgreSQL keeps the text's tsvector in the row).
-pub fn index_events<'a>(script: &mut Script<'a>, entries: &'a [SearchEntry<'a>]) {
+pub fn index_events<'a>(script: &mut Script<'a>, entries: &[SearchEntry<'a>]) {
     // PostgreSQL text cannot hold NUL; a body with one must not fail the
     // events' whole transaction.
     let text = |entry: &SearchEntry<'_>| Bound::OwnedText(entry.value.replace('\0', " "));

@@ -234,7 +234,12 @@ impl Services {
         if has_state && batch.len() > 1 {
             return Err(Error::internal("a state event must be written on its own"));
         }
-        let tip = (last.event_id.clone(), last.depth);
+        let redacts = batch.iter().any(|p| p.event.event_type == "m.room.redaction");
+        if let (false, false, Some(group)) = (has_state, redacts, state.state_group) {
+            let positions = self.write_messages(&state.room_id, group, &batch).await?;
+            let chain_length = state.chain_length;
+            return self.stored(state, batch, &positions, (group, chain_length), Vec::new());
+        }
         let mut tx = self.storage.begin().await?;
         let (state_group, chain_length) = match (&last.event.state_key, state.state_group) {
             (Some(key), _) => {
@@ -247,18 +252,11 @@ impl Services {
             trellis_storage::rooms::insert(&mut tx, &state.room_id, state.version.id.as_str(), &last.event.sender)
                 .await?;
         }
-        // The rows, search entries and push actions of the whole batch go
-        // in one script: one round trip on SQLite.
         let rows: Vec<PersistEvent<'_>> = batch.iter().map(|p| p.row(&state.room_id, state_group)).collect();
+        let texts = search_texts(&batch);
+        let first = tx.reserve_event_positions(rows.len()).await?;
         let mut script = Script::for_connection(&tx);
-        let positions = persist::persist_all(&mut tx, &mut script, &rows).await?;
-        let texts: Vec<Option<(&str, String)>> = batch
-            .iter()
-            .map(|p| search_text(&p.event.event_type, p.event.state_key.as_deref(), &p.event.content))
-            .collect();
-        let entries = search_entries(&rows, &positions, &texts);
-        trellis_storage::search::index_events(&mut script, &entries);
-        trellis_storage::push::insert_actions(&mut script, &state.room_id, &push_actions(&batch, &positions));
+        let positions = fill_script(&mut script, &state.room_id, &batch, &rows, &texts, first);
         script.run(&mut tx).await?;
         let mut redacted_states = Vec::new();
         for prepared in &batch {
@@ -271,8 +269,42 @@ impl Services {
                 redacted_states.push(redacted);
             }
         }
-        tx.commit().await.map_err(Error::internal)?;
+        tx.commit().await?;
+        self.stored(state, batch, &positions, (state_group, chain_length), redacted_states)
+    }
 
+    /// Writes message events (no state event, no redaction: nothing needs
+    /// reading on the way) in one transaction of one script, which SQLite
+    /// runs in one round trip. Returns their stream positions. A storage
+    /// error is handed back as it is, so that the group commit can tell a
+    /// transaction id used before (a unique violation) from a failure.
+    pub(crate) async fn write_messages(
+        &self,
+        room_id: &str,
+        state_group: i64,
+        batch: &[Prepared],
+    ) -> trellis_storage::StorageResult<Vec<i64>> {
+        let rows: Vec<PersistEvent<'_>> = batch.iter().map(|p| p.row(room_id, state_group)).collect();
+        let texts = search_texts(batch);
+        let mut tx = self.storage.begin_script().await?;
+        let first = tx.reserve_event_positions(rows.len()).await?;
+        let mut script = tx.script();
+        let positions = fill_script(&mut script, room_id, batch, &rows, &texts, first);
+        tx.commit(script).await?;
+        Ok(positions)
+    }
+
+    /// After a batch committed at `positions`: brings `state` up to date
+    /// (the state group and chain length the batch left, redacted state
+    /// events), wakes `/sync` and tells plugins.
+    pub(crate) fn stored(
+        &self,
+        state: &mut RoomState,
+        batch: Vec<Prepared>,
+        positions: &[i64],
+        (state_group, chain_length): (i64, i64),
+        redacted_states: Vec<(String, PduJson)>,
+    ) -> Result<Vec<Persisted>> {
         // A redacted state event must look redacted to the auth rules too.
         for (target, redacted) in redacted_states {
             if let Some(entry) = state.current.values_mut().find(|e| e.pdu.event_id.as_str() == target) {
@@ -280,12 +312,14 @@ impl Services {
                 entry.json = Arc::new(redacted);
             }
         }
-        state.extremities = vec![tip];
+        if let Some(last) = batch.last() {
+            state.extremities = vec![(last.event_id.clone(), last.depth)];
+        }
         let newest = positions.iter().copied().max().unwrap_or_default();
         self.rooms.set_last_event(&state.room_id, newest);
         self.rooms.notify(newest);
         let mut persisted = Vec::with_capacity(batch.len());
-        for (prepared, stream_ordering) in batch.into_iter().zip(positions) {
+        for (prepared, &stream_ordering) in batch.into_iter().zip(positions) {
             self.announce_event(&prepared.event_id, &state.room_id, &prepared.client_view);
             if prepared.event.event_type == "m.room.create" {
                 self.rooms.remember_memberships(&state.room_id, HashMap::new());
@@ -359,6 +393,27 @@ impl Services {
         trellis_storage::search::remove_event(tx, row.stream_ordering).await?;
         Ok(row.state_key.is_some().then(|| (target.to_owned(), redacted)))
     }
+}
+
+/// The text each event of a batch puts in the search index, if any.
+fn search_texts(batch: &[Prepared]) -> Vec<Option<(&'static str, String)>> {
+    batch.iter().map(|p| search_text(&p.event.event_type, p.event.state_key.as_deref(), &p.event.content)).collect()
+}
+
+/// Adds a batch's rows, search entries and push actions to `script`, at
+/// consecutive stream positions from `first`; returns the positions.
+fn fill_script<'a>(
+    script: &mut Script<'a>,
+    room_id: &'a str,
+    batch: &[Prepared],
+    rows: &'a [PersistEvent<'a>],
+    texts: &'a [Option<(&'static str, String)>],
+    first: i64,
+) -> Vec<i64> {
+    let positions = persist::persist_all(script, rows, first);
+    trellis_storage::search::index_events(script, &search_entries(rows, &positions, texts));
+    trellis_storage::push::insert_actions(script, room_id, &push_actions(batch, &positions));
+    positions
 }
 
 /// The search index entries of stored rows (at `positions`), for those
