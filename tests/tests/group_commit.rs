@@ -223,3 +223,69 @@ async fn room_version_1_chains_messages_sent_together_by_hash() {
     }
     assert_eq!(services.storage.forward_extremities(&room_id).await.unwrap().len(), 1);
 }
+
+/// Transaction ids are not looked up before a batch is written: a retry is
+/// found by the write itself. A retry sent together with new messages
+/// must get its first event back, and the new messages must still be
+/// written once each, in one chain after the first ones.
+#[tokio::test]
+async fn a_retry_sent_with_new_messages_gets_its_first_event() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    let senders = members(&server, &room_id, "sender", 6).await;
+    let reader = members(&server, &room_id, "reader", 1).await.remove(0);
+    let services = &server.server.as_ref().unwrap().services;
+    let body = |s: usize, m: usize| json!({"msgtype": "m.text", "body": format!("{} once", word(s, m))});
+
+    let mut first = HashMap::new();
+    for (s, client) in senders.iter().enumerate() {
+        let (status, answer) = client.put(&rooms(&room_id, &format!("send/m.room.message/r{s}")), &body(s, 0)).await;
+        assert_eq!(status, 200, "{answer}");
+        first.insert(s, answer["event_id"].as_str().unwrap().to_owned());
+    }
+
+    let retries_before = services.rooms.group_commit.retries_found();
+    let mut tasks = Vec::new();
+    for (s, client) in senders.iter().enumerate() {
+        for m in 0..6 {
+            let (client, room_id) = (client.clone(), room_id.clone());
+            // Message 0 repeats the first send's transaction id.
+            let txn = if m == 0 { format!("r{s}") } else { format!("n{s}-{m}") };
+            let body = body(s, m);
+            tasks.push(tokio::spawn(async move {
+                let (status, answer) = client.put(&rooms(&room_id, &format!("send/m.room.message/{txn}")), &body).await;
+                (s, m, status, answer)
+            }));
+        }
+    }
+    let mut fresh = HashSet::new();
+    for task in tasks {
+        let (s, m, status, answer) = task.await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        let id = answer["event_id"].as_str().unwrap().to_owned();
+        if m == 0 {
+            assert_eq!(id, first[&s], "a retry must get the first event");
+        } else {
+            fresh.insert(id);
+        }
+    }
+    assert!(services.rooms.group_commit.retries_found() > retries_before, "no write found a retry");
+    assert_eq!(fresh.len(), 30);
+
+    let (_, page) = reader.get(&rooms(&room_id, "messages?dir=b&limit=1000")).await;
+    let stored: Vec<String> = page["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored.len(), 36, "no message lost or doubled");
+    let all: HashSet<String> = fresh.iter().chain(first.values()).cloned().collect();
+    assert_eq!(stored.into_iter().collect::<HashSet<_>>(), all);
+    assert_linear(&server, &room_id, &all).await;
+    let (_, sync) = reader.get("/_matrix/client/v3/sync?timeout=0").await;
+    let counts = &sync["rooms"]["join"][&room_id]["unread_notifications"];
+    assert_eq!(counts["notification_count"], json!(36), "{counts}");
+}

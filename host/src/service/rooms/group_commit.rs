@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+use super::prepare::Prepared;
 use super::writer::{LocalEvent, Persisted, RoomState};
 use crate::error::{Error, Result};
 use crate::service::Services;
@@ -55,14 +56,25 @@ impl SendQueue {
 }
 
 /// Counts of what the group commit wrote since start-up: how many
-/// batches, and how many events in them (their ratio is the mean batch).
+/// batches, and how many events in them (their ratio is the mean batch),
+/// and how many writes found a transaction id used before.
 #[derive(Debug, Default)]
 pub struct GroupCommitStats {
     batches: AtomicU64,
     events: AtomicU64,
+    retries_found: AtomicU64,
 }
 
 impl GroupCommitStats {
+    fn record_retries_found(&self) {
+        self.retries_found.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many batch writes found a retried request (and were redone).
+    pub fn retries_found(&self) -> u64 {
+        self.retries_found.load(Ordering::Relaxed)
+    }
+
     fn record(&self, events: usize) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.events.fetch_add(u64::try_from(events).unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -171,27 +183,18 @@ impl Services {
     /// and stores those accepted in one transaction. Requests repeated with
     /// a transaction id already used (before, or earlier in the batch) get
     /// the first answer. `Err` when the write itself failed, for all.
+    ///
+    /// Transaction ids are not looked up before writing: a new one is the
+    /// rule and a retry the exception, and the write itself finds the
+    /// exception, since the ids are a unique key. Only then are they read,
+    /// and the batch is written again without the repeats.
     async fn persist_messages(&self, state: &mut RoomState, events: Vec<LocalEvent>) -> Result<Vec<Result<Persisted>>> {
-        let txns: Vec<(&str, &str, &str)> = events
-            .iter()
-            .filter_map(|e| e.txn.as_ref().map(|(d, t)| (e.sender.as_str(), d.as_str(), t.as_str())))
-            .collect();
-        let earlier = if txns.is_empty() { Vec::new() } else { self.storage.txn_events(&txns).await? };
-        drop(txns);
-
+        let state_group = state.state_group.ok_or_else(|| Error::internal("message event in a room without state"))?;
         let mut outcomes = Vec::with_capacity(events.len());
         let mut first_of_txn: HashMap<(String, String, String), usize> = HashMap::new();
-        let mut tip = state.extremities.clone();
-        let mut prepared = Vec::new();
+        let mut fresh = Vec::with_capacity(events.len());
         for (index, event) in events.into_iter().enumerate() {
             if let Some((device, txn)) = &event.txn {
-                if let Some(row) =
-                    earlier.iter().find(|r| r.user_id == event.sender && &r.device_id == device && &r.txn_id == txn)
-                {
-                    let persisted = Persisted { event_id: row.event_id.clone(), stream_ordering: row.stream_ordering };
-                    outcomes.push(Outcome::Done(Ok(persisted)));
-                    continue;
-                }
                 let key = (event.sender.clone(), device.clone(), txn.clone());
                 if let Some(first) = first_of_txn.get(&key) {
                     outcomes.push(Outcome::SameAs(*first));
@@ -199,20 +202,30 @@ impl Services {
                 }
                 first_of_txn.insert(key, index);
             }
-            match self.prepare_event(state, &tip, event).await {
-                Ok(event) => {
-                    tip = vec![(event.event_id.clone(), event.depth)];
-                    outcomes.push(Outcome::Write(prepared.len()));
-                    prepared.push(event);
-                }
-                Err(error) => outcomes.push(Outcome::Done(Err(error))),
-            }
+            outcomes.push(Outcome::Done(Err(Error::internal("event not prepared"))));
+            fresh.push((index, event));
         }
-
-        let count = prepared.len();
-        let written = self.store_prepared(state, prepared).await?;
-        if count > 0 {
-            self.rooms.group_commit.record(count);
+        let mut prepared = self.prepare_chain(state, fresh, &mut outcomes).await;
+        let mut written = Vec::new();
+        if !prepared.is_empty() {
+            let positions = match self.write_messages(&state.room_id, state_group, &prepared).await {
+                Ok(positions) => positions,
+                Err(error) if error.is_unique_violation() => {
+                    self.rooms.group_commit.record_retries_found();
+                    prepared = self.without_retries(state, prepared, &mut outcomes).await?;
+                    if prepared.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.write_messages(&state.room_id, state_group, &prepared).await?
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if !prepared.is_empty() {
+                self.rooms.group_commit.record(prepared.len());
+                let chain_length = state.chain_length;
+                written = self.stored(state, prepared, &positions, (state_group, chain_length), Vec::new())?;
+            }
         }
         let mut answers: Vec<Result<Persisted>> = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
@@ -226,5 +239,67 @@ impl Services {
             answers.push(answer);
         }
         Ok(answers)
+    }
+
+    /// Builds `events` (each with its place among the batch's outcomes)
+    /// on top of each other, from the room's forward extremities; records
+    /// in `outcomes` which were refused and where the others are in the
+    /// returned list.
+    async fn prepare_chain(
+        &self,
+        state: &RoomState,
+        events: Vec<(usize, LocalEvent)>,
+        outcomes: &mut [Outcome],
+    ) -> Vec<Prepared> {
+        let mut tip = state.extremities.clone();
+        let mut prepared = Vec::with_capacity(events.len());
+        for (index, event) in events {
+            let outcome = match self.prepare_event(state, &tip, event).await {
+                Ok(event) => {
+                    tip = vec![(event.event_id.clone(), event.depth)];
+                    prepared.push(event);
+                    Outcome::Write(prepared.len() - 1)
+                }
+                Err(error) => Outcome::Done(Err(error)),
+            };
+            if let Some(slot) = outcomes.get_mut(index) {
+                *slot = outcome;
+            }
+        }
+        prepared
+    }
+
+    /// After a write found a transaction id used before: answers the
+    /// repeated requests with their earlier events and builds the others
+    /// again, now without the repeats between them.
+    async fn without_retries(
+        &self,
+        state: &RoomState,
+        prepared: Vec<Prepared>,
+        outcomes: &mut [Outcome],
+    ) -> Result<Vec<Prepared>> {
+        let txns: Vec<(&str, &str, &str)> = prepared
+            .iter()
+            .filter_map(|p| p.event.txn.as_ref().map(|(d, t)| (p.event.sender.as_str(), d.as_str(), t.as_str())))
+            .collect();
+        let earlier = self.storage.txn_events(&txns).await?;
+        drop(txns);
+        let written_at: Vec<usize> =
+            outcomes.iter().enumerate().filter(|(_, o)| matches!(o, Outcome::Write(_))).map(|(i, _)| i).collect();
+        let mut again = Vec::with_capacity(prepared.len());
+        for (index, prepared) in written_at.into_iter().zip(prepared) {
+            let event = prepared.event;
+            let repeat = event.txn.as_ref().and_then(|(device, txn)| {
+                earlier.iter().find(|r| r.user_id == event.sender && &r.device_id == device && &r.txn_id == txn)
+            });
+            match (repeat, outcomes.get_mut(index)) {
+                (Some(row), Some(slot)) => {
+                    let persisted = Persisted { event_id: row.event_id.clone(), stream_ordering: row.stream_ordering };
+                    *slot = Outcome::Done(Ok(persisted));
+                }
+                _ => again.push((index, event)),
+            }
+        }
+        Ok(self.prepare_chain(state, again, outcomes).await)
     }
 }
