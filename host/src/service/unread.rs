@@ -15,6 +15,11 @@
 //! after each commit and read here before the query, so an entry that saw
 //! both at their current values is still exact. An initial sync of fifty
 //! rooms used to make fifty queries for this alone.
+//!
+//! A new event would still cost every member a query on their next sync,
+//! and that sync is the long-poll the event wakes: the writer knows the
+//! push actions it just committed, so it adds them to the entries that were
+//! exact just before ([`UnreadCache::add_committed`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,6 +27,7 @@ use std::sync::Mutex;
 use trellis_storage::push::UnreadSums;
 
 use super::Services;
+use super::rooms::prepare::Prepared;
 use crate::error::Result;
 
 /// Entries kept at most; the cache starts over beyond this.
@@ -49,24 +55,78 @@ impl Counted {
     }
 }
 
-/// The remembered counts, by (user, room).
+/// The remembered counts, by room, then user.
 #[derive(Debug, Default)]
 pub struct UnreadCache {
-    counts: Mutex<HashMap<(String, String), Counted>>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    by_room: HashMap<String, HashMap<String, Counted>>,
+    entries: usize,
 }
 
 impl UnreadCache {
     fn get(&self, user_id: &str, room_id: &str) -> Option<Counted> {
         let counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        counts.get(&(user_id.to_owned(), room_id.to_owned())).copied()
+        counts.by_room.get(room_id)?.get(user_id).copied()
     }
 
     fn put(&self, user_id: &str, room_id: &str, counted: Counted) {
         let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counts.len() >= MAX_ENTRIES {
-            counts.clear();
+        if counts.entries >= MAX_ENTRIES {
+            *counts = Counts::default();
         }
-        counts.insert((user_id.to_owned(), room_id.to_owned()), counted);
+        let room = counts.by_room.entry(room_id.to_owned()).or_default();
+        if room.insert(user_id.to_owned(), counted).is_none() {
+            counts.entries += 1;
+        }
+    }
+
+    /// Adds the push actions of events just committed to `room_id` (at
+    /// `positions`) to the remembered sums that were exact right before
+    /// them, when the room's newest event was `previous`; so that the
+    /// `/sync` this commit wakes needs no query for its counts. Entries
+    /// that saw anything else are left to be brought up to date by a
+    /// query, as before. The senders' own read marks moved (a user's own
+    /// event counts as read up to it): theirs are dropped.
+    pub(crate) fn add_committed(&self, room_id: &str, previous: Option<i64>, positions: &[i64], batch: &[Prepared]) {
+        let (Some(previous), Some(&first), Some(&newest)) = (previous, positions.first(), positions.last()) else {
+            return;
+        };
+        let mut added: HashMap<&str, (i64, i64, i64)> = HashMap::new();
+        for (prepared, &position) in batch.iter().zip(positions) {
+            for action in &prepared.push_actions {
+                let sums = added.entry(action.user_id.as_str()).or_default();
+                sums.0 += i64::from(action.notify);
+                sums.1 += i64::from(action.highlight);
+                sums.2 = sums.2.max(position);
+            }
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Counts { by_room, entries } = &mut *counts;
+        let Some(members) = by_room.get_mut(room_id) else { return };
+        for prepared in batch {
+            if members.remove(prepared.event.sender.as_str()).is_some() {
+                *entries -= 1;
+            }
+        }
+        for (user_id, counted) in members.iter_mut() {
+            if counted.room_event_seen != Some(previous) {
+                continue;
+            }
+            if let Some(&(notify, highlight, last)) = added.get(user_id.as_str()) {
+                // Read after this commit already: its sums hold the batch.
+                if counted.counted_to >= first {
+                    continue;
+                }
+                counted.notify += notify;
+                counted.highlight += highlight;
+                counted.counted_to = last;
+            }
+            counted.room_event_seen = Some(newest);
+        }
     }
 }
 

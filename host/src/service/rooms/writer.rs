@@ -316,6 +316,8 @@ impl Services {
             state.extremities = vec![(last.event_id.clone(), last.depth)];
         }
         let newest = positions.iter().copied().max().unwrap_or_default();
+        let previous = self.rooms.last_event(&state.room_id);
+        self.unread.add_committed(&state.room_id, previous, positions, &batch);
         self.rooms.set_last_event(&state.room_id, newest);
         self.rooms.notify(newest);
         let mut persisted = Vec::with_capacity(batch.len());
