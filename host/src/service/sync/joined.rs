@@ -212,12 +212,6 @@ impl Services {
         // State: everything at the start of the timeline for a full sync;
         // for an incremental one, what changed between `since` and the start
         // of the timeline (nothing, unless the timeline had to be cut).
-        let start_state = match (timeline.rows.first(), timeline.state_before) {
-            (Some(_), Some(Some(group))) => self.storage.state_group(group).await?,
-            (Some(_), Some(None)) => Default::default(),
-            (Some(first), None) => self.state_before(room_id, first.stream_ordering).await?,
-            (None, _) => self.state_at(room_id, now.events).await?,
-        };
         let full = initial || newly_joined || request.full_state;
         let state_ids: Vec<String> = if request.use_state_after {
             let end_state = match timeline.rows.last() {
@@ -230,11 +224,19 @@ impl Services {
                 let before = self.state_at(room_id, since.events).await?;
                 end_state.into_iter().filter(|(key, id)| before.get(key) != Some(id)).map(|(_, id)| id).collect()
             }
-        } else if full {
-            start_state.into_values().collect()
-        } else if timeline.limited {
-            let before = self.state_at(room_id, since.events).await?;
-            start_state.into_iter().filter(|(key, id)| before.get(key) != Some(id)).map(|(_, id)| id).collect()
+        } else if full || timeline.limited {
+            let start_state = match (timeline.rows.first(), timeline.state_before) {
+                (Some(_), Some(Some(group))) => self.storage.state_group(group).await?,
+                (Some(_), Some(None)) => Default::default(),
+                (Some(first), None) => self.state_before(room_id, first.stream_ordering).await?,
+                (None, _) => self.state_at(room_id, now.events).await?,
+            };
+            if full {
+                start_state.into_values().collect()
+            } else {
+                let before = self.state_at(room_id, since.events).await?;
+                start_state.into_iter().filter(|(key, id)| before.get(key) != Some(id)).map(|(_, id)| id).collect()
+            }
         } else {
             Vec::new()
         };
