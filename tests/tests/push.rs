@@ -181,3 +181,59 @@ async fn display_name_rules_see_each_members_own_name() {
     assert_eq!(unread(&bob, &room_id).await, (3, 1));
     assert_eq!(unread(&carol, &room_id).await, (3, 1));
 }
+
+/// An event's decisions are stored once for the room plus a row for each
+/// member whose own decision differs: members who muted the room or are
+/// mentioned must still get their own counts, a member who joined later
+/// must not count what came before their join, and the counts read back
+/// from the database after a restart (nothing remembered) must be the
+/// ones served before it.
+#[tokio::test]
+async fn room_wide_decisions_and_their_exceptions_count_per_member() {
+    let mut server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({"preset": "public_chat"})).await;
+    let mut members = Vec::new();
+    for name in ["bob", "carol", "dan"] {
+        let client = server.register(name, "pw").await;
+        client.join(&room_id).await;
+        members.push(client);
+    }
+    let (bob, carol, dan) = (&members[0], &members[1], &members[2]);
+    let mute = format!("/_matrix/client/v3/pushrules/global/room/{}", encode(&room_id));
+    assert_eq!(carol.put(&mute, &json!({"actions": []})).await.0, 200);
+    let send = |txn: &str, body: Value| {
+        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}", encode(&room_id));
+        (path, body)
+    };
+    let mention = |who: &str| json!({"msgtype": "m.text", "body": "hey", "m.mentions": {"user_ids": [who]}});
+
+    // Syncs in between, so that remembered counts are brought forward by
+    // the writer as well as read afresh.
+    for round in 0..2 {
+        alice.send_text(&room_id, &format!("plain {round}")).await;
+        let (path, body) = send(&format!("to-bob-{round}"), mention("@bob:localhost"));
+        assert_eq!(alice.put(&path, &body).await.0, 200);
+        assert_eq!(unread(bob, &room_id).await, (2 * (round + 1), round + 1));
+        assert_eq!(unread(carol, &room_id).await, (0, 0), "carol muted the room");
+        assert_eq!(unread(dan, &room_id).await, (2 * (round + 1), 0));
+    }
+    // Carol is mentioned: the mention rule comes before her room rule.
+    let (path, body) = send("to-carol", mention("@carol:localhost"));
+    assert_eq!(alice.put(&path, &body).await.0, 200);
+    let erin = server.register("erin", "pw").await;
+    erin.join(&room_id).await;
+    assert_eq!(unread(&erin, &room_id).await, (0, 0), "nothing before erin's join counts for her");
+    alice.send_text(&room_id, "welcome").await;
+    dan.send_text(&room_id, "hello all").await;
+
+    let expected = [(bob, (7, 2)), (carol, (1, 1)), (dan, (0, 0)), (&erin, (2, 0))];
+    for (client, counts) in expected {
+        assert_eq!(unread(client, &room_id).await, counts);
+    }
+    server.restart().await;
+    for (client, counts) in expected {
+        let again = server.client().with_token(client.token.as_deref().unwrap());
+        assert_eq!(unread(&again, &room_id).await, counts, "after a restart");
+    }
+}

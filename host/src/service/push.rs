@@ -103,7 +103,9 @@ impl Services {
     }
 
     /// Evaluates every joined local member's rules (except the sender's)
-    /// against a new event in `state`'s room.
+    /// against a new event in `state`'s room: one decision per member,
+    /// those that neither notify nor highlight included (the room-wide
+    /// default stored for the event is the decision most members got).
     pub async fn push_actions_for(
         &self,
         state: &RoomState,
@@ -161,9 +163,7 @@ impl Services {
             let outcome = push::evaluate_prepared(&ruleset, &event, &mut room, &user_id, &display)
                 .await
                 .map_err(Error::internal)?;
-            if outcome.notify || outcome.highlight {
-                out.push(MemberAction { user_id, notify: outcome.notify, highlight: outcome.highlight });
-            }
+            out.push(MemberAction { user_id, notify: outcome.notify, highlight: outcome.highlight });
         }
         Ok(out)
     }

@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_fewer_write_indexes"),
     migration!(12, "0012_events_rowid_key"),
     migration!(13, "0013_txn_on_events"),
+    migration!(14, "0014_push_defaults"),
 ];
 
 /// The newest schema version this binary can write.
@@ -187,9 +188,9 @@ mod tests {
         }
     }
 
-    /// Migrations 11 to 13 rebuild five tables on SQLite and move transaction
-    /// ids onto events: rows written under schema 10 must come through, and
-    /// the new keys must hold.
+    /// Migrations 11 to 14 rebuild five tables on SQLite, move transaction
+    /// ids onto events and turn push actions into exceptions: rows written
+    /// under schema 10 must come through, and the new keys must hold.
     #[tokio::test]
     async fn table_rebuilds_keep_their_rows() {
         let (_dir, pool) = crate::test_db::temp_sqlite().await;
@@ -217,7 +218,7 @@ mod tests {
         run(&pool, Backend::Sqlite).await.unwrap();
 
         let actions: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT user_id, room_id, stream_ordering, notify, highlight FROM event_push_actions \
+            "SELECT user_id, room_id, stream_ordering, notify, highlight FROM event_push_exceptions \
              ORDER BY user_id, stream_ordering",
         )
         .fetch_all(&pool)
@@ -228,7 +229,7 @@ mod tests {
             expected.iter().map(|(u, s, n, h)| ((*u).to_owned(), "!r".to_owned(), *s, *n, *h)).collect();
         assert_eq!(actions, expected);
         let duplicate = sqlx::query(
-            "INSERT INTO event_push_actions (room_id, user_id, stream_ordering, notify, highlight) \
+            "INSERT INTO event_push_exceptions (room_id, user_id, stream_ordering, notify, highlight) \
              VALUES ('!r', '@u', 5, 1, 0)",
         )
         .execute(&pool)

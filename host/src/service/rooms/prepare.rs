@@ -38,7 +38,7 @@ pub(crate) struct Prepared {
     origin_server_ts: i64,
     /// The event as clients see it (push rules and plugins read this).
     pub client_view: Value,
-    /// The members it notifies or highlights.
+    /// What push rules decided for each joined local member but the sender.
     pub push_actions: Vec<MemberAction>,
     /// Prev event ids.
     prev_ids: Vec<String>,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use trellis_events::{Pdu, PduJson, RoomVersion};
 use trellis_storage::events;
 use trellis_storage::persist::{self, PersistEvent};
-use trellis_storage::push::PushAction;
+use trellis_storage::push::{PushAction, PushDefault};
 use trellis_storage::script::Script;
 use trellis_storage::search::SearchEntry;
 use trellis_storage::state;
@@ -24,6 +24,7 @@ use super::prepare::Prepared;
 use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::service::discovery::search_text;
+use crate::service::push::MemberAction;
 
 /// Longest chain of state-group deltas before a new snapshot is written.
 const MAX_STATE_CHAIN: i64 = 50;
@@ -414,7 +415,8 @@ fn fill_script<'a>(
 ) -> Vec<i64> {
     let positions = persist::persist_all(script, rows, first);
     trellis_storage::search::index_events(script, &search_entries(rows, &positions, texts));
-    trellis_storage::push::insert_actions(script, room_id, &push_actions(batch, &positions));
+    let (defaults, exceptions) = push_decisions(batch, &positions);
+    trellis_storage::push::insert_decisions(script, room_id, &defaults, &exceptions);
     positions
 }
 
@@ -443,18 +445,33 @@ fn search_entries<'a>(
         .collect()
 }
 
-/// The push decisions of a batch, with the events' stream positions.
-fn push_actions<'a>(batch: &'a [Prepared], positions: &[i64]) -> Vec<PushAction<'a>> {
-    batch
-        .iter()
-        .zip(positions)
-        .flat_map(|(p, position)| {
-            p.push_actions.iter().map(move |a| PushAction {
-                stream_ordering: *position,
+/// The push decisions of a batch, with the events' stream positions: for
+/// each event, the decision most members got (when it notifies or
+/// highlights), and the members whose own decision differs from it.
+fn push_decisions<'a>(batch: &'a [Prepared], positions: &[i64]) -> (Vec<PushDefault>, Vec<PushAction<'a>>) {
+    let mut defaults = Vec::new();
+    let mut exceptions = Vec::new();
+    for (prepared, &stream_ordering) in batch.iter().zip(positions) {
+        let decision = |a: &MemberAction| (a.notify, a.highlight);
+        let mut tally: Vec<((bool, bool), usize)> = Vec::with_capacity(4);
+        for action in &prepared.push_actions {
+            match tally.iter_mut().find(|(d, _)| *d == decision(action)) {
+                Some((_, count)) => *count += 1,
+                None => tally.push((decision(action), 1)),
+            }
+        }
+        let (notify, highlight) = tally.iter().max_by_key(|(_, count)| *count).map_or((false, false), |(d, _)| *d);
+        if notify || highlight {
+            defaults.push(PushDefault { stream_ordering, notify, highlight });
+        }
+        exceptions.extend(
+            prepared.push_actions.iter().filter(|a| decision(a) != (notify, highlight)).map(|a| PushAction {
+                stream_ordering,
                 user_id: &a.user_id,
                 notify: a.notify,
                 highlight: a.highlight,
-            })
-        })
-        .collect()
+            }),
+        );
+    }
+    (defaults, exceptions)
 }
