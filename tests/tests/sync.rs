@@ -351,3 +351,39 @@ async fn room_summary_counts_members_and_names_heroes() {
     let summary = sync(&dave, None, "").await["rooms"]["join"][&room_id]["summary"].clone();
     assert_eq!(summary["m.heroes"], json!(["@alice:localhost", "@bob:localhost", "@carol:localhost"]));
 }
+
+/// An initial sync reads every room's newest events in one go; the events
+/// must come through exactly as stored, whatever characters they hold,
+/// with their state keys, and the sending device's transaction id.
+#[tokio::test]
+async fn initial_sync_returns_events_exactly_as_stored() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice", "pw").await;
+    let room_id = alice.create_room(json!({})).await;
+    let tricky = "quote \" backslash \\ tab \t newline \n nul-ish \u{1} emoji 🦀 accents éà 中文 </script>";
+    let (status, sent) = alice
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/tricky-1", encode(&room_id)),
+            &json!({"msgtype": "m.text", "body": tricky, "nested": {"list": [1, -2, null, true]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let key = "ключ \" \\ 🦀";
+    let (status, _) = alice
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/state/org.example.tricky/{}", encode(&room_id), encode(key)),
+            &json!({"v": tricky}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let body = sync(&alice, None, "").await;
+    let events = body["rooms"]["join"][&room_id]["timeline"]["events"].as_array().unwrap();
+    let message = events.iter().find(|e| e["event_id"] == sent["event_id"]).expect("the message is in the timeline");
+    assert_eq!(message["content"], json!({"msgtype": "m.text", "body": tricky, "nested": {"list": [1, -2, null, true]}}));
+    assert_eq!(message["unsigned"]["transaction_id"], "tricky-1");
+    assert!(message.get("state_key").is_none());
+    let state = events.iter().find(|e| e["type"] == "org.example.tricky").expect("the state event is in the timeline");
+    assert_eq!(state["state_key"], key);
+    assert_eq!(state["content"]["v"], tricky);
+}

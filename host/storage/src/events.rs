@@ -83,6 +83,49 @@ fn from_row(row: &AnyRow) -> StorageResult<EventRow> {
     })
 }
 
+/// One row of [`COLUMNS`] as a JSON array (SQLite's `json_array`).
+type JsonRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Rows of [`COLUMNS`] read as one JSON array of arrays.
+fn rows_from_json_array(text: &str) -> StorageResult<Vec<EventRow>> {
+    let rows: Vec<JsonRow> = serde_json::from_str(text)
+        .map_err(|e| crate::StorageError::Corrupt { table: "events", reason: e.to_string() })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EventRow {
+            stream_ordering: r.0,
+            event_id: r.1,
+            room_id: r.2,
+            event_type: r.3,
+            state_key: r.4,
+            sender: r.5,
+            depth: r.6,
+            origin_server_ts: r.7,
+            state_group: r.8,
+            json: r.9,
+            redacted_by: r.10,
+            txn: match (r.11, r.12) {
+                (Some(device), Some(txn)) => Some((device, txn)),
+                _ => None,
+            },
+        })
+        .collect())
+}
+
 /// Replaces an event's JSON with its redacted form.
 pub async fn redact(
     conn: &mut Connection,
@@ -198,29 +241,36 @@ impl Storage {
         if room_ids.is_empty() {
             return Ok(out);
         }
-        let sql = match self.backend() {
+        let query =
+            |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql)).bind(up_to).bind(limit).bind(json_list(room_ids));
+        let rows = match self.backend() {
             // SQLite has no LATERAL; a correlated `IN` subquery is run once
-            // per room and its positions looked up by primary key.
-            Backend::Sqlite => format!(
-                "SELECT {} FROM json_each($3) AS r JOIN events AS e ON e.stream_ordering IN ( \
-                     SELECT s.stream_ordering FROM events AS s WHERE s.room_id = r.value \
-                     AND s.stream_ordering <= $1 AND s.outlier = 0 ORDER BY s.stream_ordering DESC LIMIT $2)",
-                prefixed_columns("e")
-            ),
-            Backend::Postgres => format!(
-                "SELECT e.* FROM json_array_elements_text($3::json) AS r(room_id) CROSS JOIN LATERAL ( \
-                     SELECT {COLUMNS} FROM events WHERE room_id = r.room_id AND stream_ordering <= $1 \
-                     AND outlier = 0 ORDER BY stream_ordering DESC LIMIT $2) AS e"
-            ),
+            // per room and its positions looked up by primary key. The
+            // rows come back as one JSON array in one row: sqlx hands a
+            // SQLite row over from the connection's thread one at a time,
+            // and for the hundreds of rows of an initial sync those
+            // hand-overs cost more than the read.
+            Backend::Sqlite => {
+                let sql = format!(
+                    "SELECT json_group_array(json_array({})) FROM json_each($3) AS r \
+                     JOIN events AS e ON e.stream_ordering IN ( \
+                         SELECT s.stream_ordering FROM events AS s WHERE s.room_id = r.value \
+                         AND s.stream_ordering <= $1 AND s.outlier = 0 ORDER BY s.stream_ordering DESC LIMIT $2)",
+                    prefixed_columns("e")
+                );
+                let text: String = query(sql).fetch_one(&self.read).await?.try_get(0)?;
+                rows_from_json_array(&text)?
+            }
+            Backend::Postgres => {
+                let sql = format!(
+                    "SELECT e.* FROM json_array_elements_text($3::json) AS r(room_id) CROSS JOIN LATERAL ( \
+                         SELECT {COLUMNS} FROM events WHERE room_id = r.room_id AND stream_ordering <= $1 \
+                         AND outlier = 0 ORDER BY stream_ordering DESC LIMIT $2) AS e"
+                );
+                query(sql).fetch_all(&self.read).await?.iter().map(from_row).collect::<StorageResult<Vec<_>>>()?
+            }
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(up_to)
-            .bind(limit)
-            .bind(json_list(room_ids))
-            .fetch_all(&self.read)
-            .await?;
-        for row in &rows {
-            let event = from_row(row)?;
+        for event in rows {
             out.entry(event.room_id.clone()).or_default().push(event);
         }
         for events in out.values_mut() {
