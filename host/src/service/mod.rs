@@ -27,6 +27,7 @@ pub mod sync;
 pub mod tokens;
 pub mod uia;
 pub mod unread;
+pub mod user_rooms;
 pub mod users;
 
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub struct Services {
     pub sso_templates: sso::templates::Templates,
     /// Unread counts remembered between syncs.
     pub unread: unread::UnreadCache,
+    /// Users' room memberships remembered between syncs.
+    pub user_rooms: user_rooms::UserRooms,
 }
 
 impl Services {
@@ -164,6 +167,7 @@ impl Services {
             sso_pending: sso::pending::PendingSignIns::default(),
             sso_templates,
             unread: unread::UnreadCache::default(),
+            user_rooms: user_rooms::UserRooms::default(),
         });
         services.plugin_host.bind(&services);
         Ok(services)

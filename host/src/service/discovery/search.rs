@@ -240,12 +240,11 @@ impl Services {
         let start = parse_token(next_batch, criteria.rank)?;
         let user = requester.user_id.as_str();
         let mut room_ids: Vec<String> = self
-            .storage
             .memberships_of_user(user)
             .await?
-            .into_iter()
+            .iter()
             .filter(|m| matches!(m.membership.as_str(), "join" | "leave" | "ban") && !m.forgotten)
-            .map(|m| m.room_id)
+            .map(|m| m.room_id.clone())
             .filter(|room| criteria.filter.allows_room(room))
             .collect();
         room_ids.sort();

@@ -232,6 +232,8 @@ impl Services {
         }
         let mut tx = self.storage.begin().await?;
         trellis_storage::events::forget(&mut tx, room_id, &requester.user_id).await?;
-        tx.commit().await.map_err(Error::internal)
+        tx.commit().await.map_err(Error::internal)?;
+        self.user_rooms.changed(&requester.user_id);
+        Ok(())
     }
 }

@@ -196,8 +196,8 @@ impl Services {
 
     /// `GET /joined_rooms`.
     pub async fn joined_rooms(&self, user_id: &str) -> Result<Vec<String>> {
-        let memberships = self.storage.memberships_of_user(user_id).await?;
-        Ok(memberships.into_iter().filter(|m| m.membership == "join").map(|m| m.room_id).collect())
+        let memberships = self.memberships_of_user(user_id).await?;
+        Ok(memberships.iter().filter(|m| m.membership == "join").map(|m| m.room_id.clone()).collect())
     }
 
     /// `GET /rooms/{roomId}/joined_members`.

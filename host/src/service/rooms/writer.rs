@@ -319,6 +319,13 @@ impl Services {
         let newest = positions.iter().copied().max().unwrap_or_default();
         let previous = self.rooms.last_event(&state.room_id);
         self.unread.add_committed(&state.room_id, previous, positions, &batch);
+        // Before the wake-up: a sync that sees the new position must not
+        // be handed a member list from before it.
+        for prepared in batch.iter().filter(|p| p.event.event_type == "m.room.member") {
+            if let Some(user_id) = &prepared.event.state_key {
+                self.user_rooms.changed(user_id);
+            }
+        }
         self.rooms.set_last_event(&state.room_id, newest);
         self.rooms.notify(newest);
         let mut persisted = Vec::with_capacity(batch.len());

@@ -146,7 +146,7 @@ impl Services {
         let mut knock = Map::new();
         let room_filter = &request.filter.room;
         let mut joined = Vec::new();
-        for membership in self.storage.memberships_of_user(&requester.user_id).await? {
+        for membership in self.memberships_of_user(&requester.user_id).await?.iter().cloned() {
             if membership.forgotten || !room_filter.allows_room(&membership.room_id) {
                 continue;
             }
