@@ -380,7 +380,10 @@ async fn initial_sync_returns_events_exactly_as_stored() {
     let body = sync(&alice, None, "").await;
     let events = body["rooms"]["join"][&room_id]["timeline"]["events"].as_array().unwrap();
     let message = events.iter().find(|e| e["event_id"] == sent["event_id"]).expect("the message is in the timeline");
-    assert_eq!(message["content"], json!({"msgtype": "m.text", "body": tricky, "nested": {"list": [1, -2, null, true]}}));
+    assert_eq!(
+        message["content"],
+        json!({"msgtype": "m.text", "body": tricky, "nested": {"list": [1, -2, null, true]}})
+    );
     assert_eq!(message["unsigned"]["transaction_id"], "tricky-1");
     assert!(message.get("state_key").is_none());
     let state = events.iter().find(|e| e["type"] == "org.example.tricky").expect("the state event is in the timeline");
