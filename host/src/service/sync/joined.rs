@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use trellis_storage::events::{EventRow, MembershipRow};
 use trellis_storage::receipts::ReceiptRow;
 
-use super::{DEFAULT_TIMELINE_LIMIT, SyncRequest, SyncToken};
+use super::{DEFAULT_TIMELINE_LIMIT, SyncRequest, SyncToken, object};
 use crate::error::{Error, Result};
 use crate::service::Services;
 use crate::service::ephemeral::ReceiptsWanted;
@@ -285,7 +285,7 @@ impl Services {
         let state_filter = &request.filter.room.state;
         let mut rows = Vec::new();
         let mut spans = Vec::with_capacity(plans.len());
-        for plan in &plans {
+        for plan in &mut plans {
             let timeline_ids: HashSet<&str> = plan.timeline.iter().map(|r| r.event_id.as_str()).collect();
             let senders: HashSet<&str> = plan.timeline.iter().map(|r| r.sender.as_str()).collect();
             let mut state_rows: Vec<EventRow> = plan
@@ -304,7 +304,7 @@ impl Services {
                 .collect();
             state_rows.sort_by_key(|row| row.stream_ordering);
             spans.push((plan.timeline.len(), state_rows.len()));
-            rows.extend(plan.timeline.iter().cloned());
+            rows.append(&mut plan.timeline);
             rows.append(&mut state_rows);
         }
         by_id.clear();
@@ -314,16 +314,22 @@ impl Services {
         for (plan, (timeline_len, state_len)) in plans.into_iter().zip(spans) {
             let timeline: Vec<Value> = views.by_ref().take(timeline_len).collect();
             let state: Vec<Value> = views.by_ref().take(state_len).collect();
+            let timeline = object([
+                ("events", Value::Array(timeline)),
+                ("limited", Value::Bool(plan.limited)),
+                ("prev_batch", Value::String(plan.prev_batch)),
+            ]);
+            let unread = json!({"notification_count": plan.unread.0, "highlight_count": plan.unread.1});
             join.insert(
                 plan.room_id,
-                json!({
-                    "timeline": {"events": timeline, "limited": plan.limited, "prev_batch": plan.prev_batch},
-                    state_key: {"events": state},
-                    "ephemeral": {"events": plan.ephemeral},
-                    "account_data": {"events": plan.account_data},
-                    "unread_notifications": {"notification_count": plan.unread.0, "highlight_count": plan.unread.1},
-                    "summary": plan.summary,
-                }),
+                object([
+                    ("timeline", timeline),
+                    (state_key, object([("events", Value::Array(state))])),
+                    ("ephemeral", object([("events", Value::Array(plan.ephemeral))])),
+                    ("account_data", object([("events", Value::Array(plan.account_data))])),
+                    ("unread_notifications", unread),
+                    ("summary", plan.summary),
+                ]),
             );
         }
         Ok(join)

@@ -92,6 +92,14 @@ pub struct SyncRequest {
     pub use_state_after: bool,
 }
 
+/// A JSON object of owned values, moved in. `json!` serialises every value
+/// it is given into a copy: for a response holding hundreds of events,
+/// copying the whole tree (twice: each room's part, then the response) was
+/// a tenth of an initial sync's CPU.
+pub(super) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+}
+
 impl Services {
     /// Answers `/sync`, waiting for news up to the timeout.
     pub async fn sync(&self, requester: &Requester, request: &SyncRequest) -> Result<Value> {
@@ -199,15 +207,21 @@ impl Services {
         }
         let empty =
             join.is_empty() && invite.is_empty() && leave.is_empty() && knock.is_empty() && account_data.is_empty();
-        let response = json!({
-            "next_batch": now.encode(),
-            "rooms": {"join": join, "invite": invite, "leave": leave, "knock": knock},
-            "account_data": {"events": account_data},
-            "presence": {"events": []},
-            "to_device": {"events": []},
-            "device_lists": {"changed": [], "left": []},
-            "device_one_time_keys_count": {},
-        });
+        let rooms = object([
+            ("join", Value::Object(join)),
+            ("invite", Value::Object(invite)),
+            ("leave", Value::Object(leave)),
+            ("knock", Value::Object(knock)),
+        ]);
+        let response = object([
+            ("next_batch", Value::String(now.encode())),
+            ("rooms", rooms),
+            ("account_data", object([("events", Value::Array(account_data))])),
+            ("presence", json!({"events": []})),
+            ("to_device", json!({"events": []})),
+            ("device_lists", json!({"changed": [], "left": []})),
+            ("device_one_time_keys_count", json!({})),
+        ]);
         Ok((response, empty))
     }
 
