@@ -121,12 +121,12 @@ pub async fn messages(
     let request =
         MessagesQuery { from: query.get("from").cloned(), to: query.get("to").cloned(), backwards, limit, filter };
     let page = state.messages(&requester, &room_id, &request).await?;
-    let mut body = json!({"chunk": page.chunk, "start": page.start});
+    let mut body = crate::json::object([("chunk", Value::Array(page.chunk)), ("start", Value::String(page.start))]);
     if let Some(end) = page.end {
         body["end"] = json!(end);
     }
     if !page.state.is_empty() {
-        body["state"] = json!(page.state);
+        body["state"] = Value::Array(page.state);
     }
     Ok(Json(body))
 }

@@ -117,7 +117,7 @@ impl Services {
         rows.truncate(usize::try_from(limit).unwrap_or(5));
         let rows: Vec<EventRow> = rows.into_iter().filter(|r| r.room_id == room_id).collect();
         let rows = self.filter_visible(&requester.user_id, room_id, rows).await?;
-        let mut body = json!({"chunk": self.client_views(&rows, Some(requester)).await?});
+        let mut body = crate::json::object([("chunk", Value::Array(self.client_views(&rows, Some(requester)).await?))]);
         if more && let Some(last) = rows.last() {
             body["next_batch"] = json!(format!("r{}", last.stream_ordering));
         }
@@ -169,7 +169,8 @@ impl Services {
             }
         }
         let roots = self.filter_visible(&requester.user_id, room_id, roots).await?;
-        let mut body = json!({"chunk": self.client_views(&roots, Some(requester)).await?});
+        let mut body =
+            crate::json::object([("chunk", Value::Array(self.client_views(&roots, Some(requester)).await?))]);
         if let Some(token) = next_batch {
             body["next_batch"] = json!(token);
         }

@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 use trellis_storage::events::{EventRow, MembershipRow};
 use trellis_storage::receipts::ReceiptRow;
 
-use super::{DEFAULT_TIMELINE_LIMIT, SyncRequest, SyncToken, object};
+use super::{DEFAULT_TIMELINE_LIMIT, SyncRequest, SyncToken};
 use crate::error::{Error, Result};
+use crate::json::object;
 use crate::service::Services;
 use crate::service::ephemeral::ReceiptsWanted;
 use crate::service::rooms::MemberSummary;

@@ -19,6 +19,7 @@ use super::filter::Filter;
 use super::rooms::read::Position;
 use super::tokens::Requester;
 use crate::error::{Error, Result};
+use crate::json::object;
 
 /// Default number of timeline events per room.
 const DEFAULT_TIMELINE_LIMIT: u64 = 10;
@@ -90,14 +91,6 @@ pub struct SyncRequest {
     /// MSC4222 / spec v1.16: send `state_after` (the state at the end of
     /// the timeline) instead of `state`.
     pub use_state_after: bool,
-}
-
-/// A JSON object of owned values, moved in. `json!` serialises every value
-/// it is given into a copy: for a response holding hundreds of events,
-/// copying the whole tree (twice: each room's part, then the response) was
-/// a tenth of an initial sync's CPU.
-pub(super) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
 }
 
 impl Services {
