@@ -84,8 +84,14 @@ impl Storage {
                 Self { backend: Backend::Sqlite, write, read, state_cache: Default::default() }
             }
             Backend::Postgres => {
+                // No ping before a connection is handed out (a network round
+                // trip per statement): a connection that broke while idle
+                // (the server restarted) fails its next statement instead,
+                // and sqlx then drops it from the pool, as Synapse's
+                // connection pool does.
                 let pool = AnyPoolOptions::new()
                     .max_connections(settings.max_connections.max(2))
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
                     .await?;
