@@ -66,6 +66,18 @@ async fn send_all(room_id: &str, senders: &[Client], per_sender: usize) -> Vec<(
     all
 }
 
+/// The ids of the room's messages, newest first, as `/messages` lists them.
+async fn message_ids(client: &Client, room_id: &str) -> Vec<String> {
+    let (_, page) = client.get(&rooms(room_id, "messages?dir=b&limit=1000")).await;
+    page["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The stored PDU of an event.
 async fn pdu(server: &TestServer, event_id: &str) -> Value {
     let services = &server.server.as_ref().unwrap().services;
@@ -130,14 +142,7 @@ async fn messages_sent_together_are_each_stored_once_in_one_chain() {
     assert_eq!(sent.len(), senders.len() * per_sender);
 
     // Stored once each, readable, in a single chain.
-    let (_, page) = reader.get(&rooms(&room_id, "messages?dir=b&limit=1000")).await;
-    let stored: Vec<String> = page["chunk"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "m.room.message")
-        .map(|e| e["event_id"].as_str().unwrap().to_owned())
-        .collect();
+    let stored = message_ids(&reader, &room_id).await;
     assert_eq!(stored.len(), sent.len(), "no message lost or doubled");
     assert_eq!(stored.iter().cloned().collect::<HashSet<_>>(), sent);
     assert_linear(&server, &room_id, &sent).await;
@@ -273,14 +278,7 @@ async fn a_retry_sent_with_new_messages_gets_its_first_event() {
     assert!(services.rooms.group_commit.retries_found() > retries_before, "no write found a retry");
     assert_eq!(fresh.len(), 30);
 
-    let (_, page) = reader.get(&rooms(&room_id, "messages?dir=b&limit=1000")).await;
-    let stored: Vec<String> = page["chunk"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "m.room.message")
-        .map(|e| e["event_id"].as_str().unwrap().to_owned())
-        .collect();
+    let stored = message_ids(&reader, &room_id).await;
     assert_eq!(stored.len(), 36, "no message lost or doubled");
     let all: HashSet<String> = fresh.iter().chain(first.values()).cloned().collect();
     assert_eq!(stored.into_iter().collect::<HashSet<_>>(), all);

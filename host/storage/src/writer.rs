@@ -50,6 +50,8 @@ pub(crate) struct SqliteWriter {
     unclean: bool,
     /// The newest event stream position handed out.
     event_position: i64,
+    /// [`Writer::close`] ran: no more writes (as a closed pool refuses).
+    closed: bool,
 }
 
 impl Writer {
@@ -62,7 +64,7 @@ impl Writer {
         .bind(EVENT_STREAM)
         .fetch_one(&mut conn)
         .await?;
-        Ok(Self::Sqlite(Arc::new(Mutex::new(SqliteWriter { conn, unclean: false, event_position }))))
+        Ok(Self::Sqlite(Arc::new(Mutex::new(SqliteWriter { conn, unclean: false, event_position, closed: false }))))
     }
 
     /// Closes the connection(s).
@@ -74,6 +76,9 @@ impl Writer {
                     let _ = rollback(&mut writer.conn).await;
                     writer.unclean = false;
                 }
+                // The connection itself goes with the last handle; from now
+                // on nothing can write through it.
+                writer.closed = true;
             }
             Self::Pool(pool) => pool.close().await,
         }
@@ -94,6 +99,9 @@ impl Writer {
         match self {
             Self::Sqlite(writer) => {
                 let mut writer = writer.clone().lock_owned().await;
+                if writer.closed {
+                    return Err(sqlx::Error::PoolClosed.into());
+                }
                 if writer.unclean {
                     rollback(&mut writer.conn).await?;
                     writer.unclean = false;
@@ -422,6 +430,7 @@ mod tests {
         assert_eq!(recorded_position(&storage).await, 6);
 
         storage.close().await;
+        assert!(storage.begin().await.is_err(), "a closed writer refuses");
         let storage = open(&dir).await;
         let mut tx = storage.begin().await.unwrap();
         assert_eq!(tx.reserve_event_positions(1).await.unwrap(), 7);
