@@ -171,12 +171,19 @@ async fn sqlite_pool(
 
 /// Advances the named stream counter and returns its new position.
 pub async fn next_stream_position(conn: &mut sqlx::AnyConnection, stream: &str) -> StorageResult<i64> {
+    advance_stream(conn, stream, 1).await
+}
+
+/// Advances the named stream counter by `count` inside the caller's
+/// transaction and returns its new position (the last of those taken).
+pub(crate) async fn advance_stream(conn: &mut sqlx::AnyConnection, stream: &str, count: i64) -> StorageResult<i64> {
     let position: i64 = sqlx::query_scalar(
-        "INSERT INTO stream_positions (stream_name, position) VALUES ($1, 1) \
-         ON CONFLICT (stream_name) DO UPDATE SET position = stream_positions.position + 1 \
+        "INSERT INTO stream_positions (stream_name, position) VALUES ($1, $2) \
+         ON CONFLICT (stream_name) DO UPDATE SET position = stream_positions.position + $2 \
          RETURNING position",
     )
     .bind(stream)
+    .bind(count)
     .fetch_one(conn)
     .await?;
     Ok(position)

@@ -76,11 +76,13 @@ fn from_row(row: &AnyRow) -> StorageResult<EventRow> {
         state_group: row.try_get(8)?,
         json: row.try_get(9)?,
         redacted_by: row.try_get(10)?,
-        txn: match (row.try_get::<Option<String>, _>(11)?, row.try_get::<Option<String>, _>(12)?) {
-            (Some(device), Some(txn)) => Some((device, txn)),
-            _ => None,
-        },
+        txn: sending_txn(row.try_get(11)?, row.try_get(12)?),
     })
+}
+
+/// The sending device and transaction id, when the event has both.
+fn sending_txn(device: Option<String>, txn: Option<String>) -> Option<(String, String)> {
+    device.zip(txn)
 }
 
 /// One row of [`COLUMNS`] as a JSON array (SQLite's `json_array`).
@@ -118,10 +120,7 @@ fn rows_from_json_array(text: &str) -> StorageResult<Vec<EventRow>> {
             state_group: r.8,
             json: r.9,
             redacted_by: r.10,
-            txn: match (r.11, r.12) {
-                (Some(device), Some(txn)) => Some((device, txn)),
-                _ => None,
-            },
+            txn: sending_txn(r.11, r.12),
         })
         .collect())
 }

@@ -97,20 +97,24 @@ impl Writer {
 
     async fn take(&self) -> StorageResult<WriteConn> {
         match self {
-            Self::Sqlite(writer) => {
-                let mut writer = writer.clone().lock_owned().await;
-                if writer.closed {
-                    return Err(sqlx::Error::PoolClosed.into());
-                }
-                if writer.unclean {
-                    rollback(&mut writer.conn).await?;
-                    writer.unclean = false;
-                }
-                Ok(WriteConn(Held::Sqlite(writer)))
-            }
+            Self::Sqlite(writer) => Ok(WriteConn(Held::Sqlite(lock(writer).await?))),
             Self::Pool(pool) => Ok(WriteConn(Held::Pooled(pool.acquire().await?))),
         }
     }
+}
+
+/// Takes SQLite's writer in turn, rolling back what an earlier holder left
+/// open; refused once the writer is closed.
+async fn lock(writer: &Arc<Mutex<SqliteWriter>>) -> StorageResult<OwnedMutexGuard<SqliteWriter>> {
+    let mut writer = writer.clone().lock_owned().await;
+    if writer.closed {
+        return Err(sqlx::Error::PoolClosed.into());
+    }
+    if writer.unclean {
+        rollback(&mut writer.conn).await?;
+        writer.unclean = false;
+    }
+    Ok(writer)
 }
 
 /// Rolls back whatever transaction is open on `conn`, if any.
@@ -176,10 +180,8 @@ impl Storage {
     /// rolls everything back, so a cancelled request leaves nothing behind.
     pub async fn begin(&self) -> StorageResult<WriteTx> {
         match &self.write {
-            Writer::Sqlite(_) => {
-                let WriteConn(Held::Sqlite(mut writer)) = self.write.take().await? else {
-                    return Err(not_sqlite());
-                };
+            Writer::Sqlite(writer) => {
+                let mut writer = lock(writer).await?;
                 writer.unclean = true;
                 writer.conn.execute("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx(TxHeld::Sqlite { writer, newest: None }))
@@ -192,19 +194,10 @@ impl Storage {
     /// [`ScriptTx`]).
     pub async fn begin_script(&self) -> StorageResult<ScriptTx> {
         match &self.write {
-            Writer::Sqlite(_) => {
-                let WriteConn(Held::Sqlite(writer)) = self.write.take().await? else {
-                    return Err(not_sqlite());
-                };
-                Ok(ScriptTx(ScriptHeld::Sqlite { writer, newest: None }))
-            }
+            Writer::Sqlite(writer) => Ok(ScriptTx(ScriptHeld::Sqlite { writer: lock(writer).await?, newest: None })),
             Writer::Pool(_) => Ok(ScriptTx(ScriptHeld::Begun(self.begin().await?))),
         }
     }
-}
-
-fn not_sqlite() -> crate::StorageError {
-    crate::StorageError::Schema("the SQLite writer handed out another connection".to_owned())
 }
 
 impl WriteTx {
@@ -348,16 +341,7 @@ fn record_position(script: &mut Script<'_>, newest: i64) {
 /// PostgreSQL: the counter row, locked until commit, orders the writers.
 async fn reserve_in_database(conn: &mut AnyConnection, count: usize) -> StorageResult<i64> {
     let count = i64::try_from(count).unwrap_or(i64::MAX);
-    let last: i64 = sqlx::query_scalar(
-        "INSERT INTO stream_positions (stream_name, position) VALUES ($1, $2) \
-         ON CONFLICT (stream_name) DO UPDATE SET position = stream_positions.position + $2 \
-         RETURNING position",
-    )
-    .bind(EVENT_STREAM)
-    .bind(count)
-    .fetch_one(conn)
-    .await?;
-    Ok(last - count + 1)
+    Ok(crate::connect::advance_stream(conn, EVENT_STREAM, count).await? - count + 1)
 }
 
 #[cfg(test)]
